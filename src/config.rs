@@ -1,0 +1,250 @@
+//! Layered configuration: built-in defaults, then the TOML file, then command-line flags.
+//! Relative paths are taken from the working directory, so a checkout run from its root
+//! (or a service with `WorkingDirectory=`) finds `samples/`, `templates/` and `data/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// Where the default config lives, relative to the working directory.
+pub const DEFAULT_CONFIG_PATH: &str = "config/ecobrief.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config file {path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// IANA timezone that dates without a zone are in, and in which "today" is counted.
+    pub timezone: String,
+    /// SQLite file; created with its folder on first use.
+    pub database: PathBuf,
+    pub topics_file: PathBuf,
+    pub sources: Vec<SourceConfig>,
+    pub ingest: IngestConfig,
+    pub render: RenderConfig,
+    pub brief: BriefConfig,
+    /// Where this config was read from, for error messages; not part of the file.
+    #[serde(skip)]
+    pub origin: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// A folder of documents in the three shapes, read on every `preview` and `ingest`.
+    Dir { path: PathBuf },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Files larger than this are refused before they are read.
+    pub max_file_bytes: u64,
+    /// File name endings that a folder scan picks up.
+    pub extensions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InsightsMode {
+    /// In an expandable blockquote: one tap to read, short on a phone.
+    Collapsed,
+    /// In an ordinary blockquote.
+    Expanded,
+    /// Left out.
+    Omitted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RenderConfig {
+    pub templates_dir: PathBuf,
+    /// Code points per message, before the part number; Telegram's hard limit is 4096.
+    pub message_budget: usize,
+    /// Entities per message; Telegram drops all formatting past 100.
+    pub max_entities: usize,
+    pub insights: InsightsMode,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BriefConfig {
+    /// The group the footer points to.
+    pub group: String,
+    /// Title used when the day has no structured brief document.
+    pub default_title: String,
+    /// Section for one-line items and for articles whose category is not mapped.
+    pub quick_section: String,
+    /// Section for plain commentary.
+    pub commentary_section: String,
+    /// Article category (front matter `categories`) → section heading.
+    pub category_sections: BTreeMap<String, String>,
+    /// How many targets the header's impact overview names.
+    pub overview_targets: usize,
+}
+
+pub const TELEGRAM_MAX_CODE_POINTS: usize = 4096;
+pub const TELEGRAM_MAX_ENTITIES: usize = 100;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timezone: "Asia/Shanghai".to_string(),
+            database: PathBuf::from("data/ecobrief.db"),
+            topics_file: PathBuf::from("config/topics.toml"),
+            sources: vec![SourceConfig::Dir {
+                path: PathBuf::from("samples"),
+            }],
+            ingest: IngestConfig::default(),
+            render: RenderConfig::default(),
+            brief: BriefConfig::default(),
+            origin: None,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_file_bytes: 2 * 1024 * 1024,
+            extensions: ["md", "markdown", "txt"].map(String::from).to_vec(),
+        }
+    }
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        RenderConfig {
+            templates_dir: PathBuf::from("templates"),
+            message_budget: 4000,
+            max_entities: TELEGRAM_MAX_ENTITIES,
+            insights: InsightsMode::Collapsed,
+        }
+    }
+}
+
+impl Default for BriefConfig {
+    fn default() -> Self {
+        BriefConfig {
+            group: "@ecodailyreport".to_string(),
+            default_title: "每日经济简报".to_string(),
+            quick_section: "更多动态".to_string(),
+            commentary_section: "观点".to_string(),
+            category_sections: BTreeMap::new(),
+            overview_targets: 5,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; when `path` is the default location and absent, the built-in defaults
+    /// are used so that a bare binary still previews the shipped samples.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let mut config = Config::from_toml(&text, &path)?;
+        config.origin = Some(path);
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        config.validate_at(path)?;
+        Ok(config)
+    }
+
+    fn origin_path(&self) -> PathBuf {
+        self.origin
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("(built-in defaults)"))
+    }
+
+    /// Checks what serde cannot: the timezone name and the Telegram limits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_at(&self.origin_path())
+    }
+
+    fn validate_at(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+        if self.timezone.parse::<Tz>().is_err() {
+            return Err(invalid(
+                "timezone",
+                format!(
+                    "unknown timezone {:?}; use an IANA name such as \"Asia/Shanghai\" or \"UTC\"",
+                    self.timezone
+                ),
+            ));
+        }
+        let budget = self.render.message_budget;
+        if !(200..=TELEGRAM_MAX_CODE_POINTS - 16).contains(&budget) {
+            return Err(invalid(
+                "render.message_budget",
+                format!(
+                    "{budget} is out of range; allowed 200..={} (Telegram allows {TELEGRAM_MAX_CODE_POINTS} code points and the part number needs room)",
+                    TELEGRAM_MAX_CODE_POINTS - 16
+                ),
+            ));
+        }
+        let entities = self.render.max_entities;
+        if !(10..=TELEGRAM_MAX_ENTITIES).contains(&entities) {
+            return Err(invalid(
+                "render.max_entities",
+                format!("{entities} is out of range; allowed 10..={TELEGRAM_MAX_ENTITIES}"),
+            ));
+        }
+        if self.ingest.max_file_bytes == 0 {
+            return Err(invalid(
+                "ingest.max_file_bytes",
+                "must be greater than 0".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configured timezone; `validate` has already checked the name.
+    pub fn tz(&self) -> Tz {
+        self.timezone.parse::<Tz>().unwrap_or(Tz::Asia__Shanghai)
+    }
+
+    /// Section an article goes under, by its first mapped category.
+    pub fn section_for_categories(&self, categories: &[String]) -> String {
+        categories
+            .iter()
+            .find_map(|c| self.brief.category_sections.get(c))
+            .cloned()
+            .unwrap_or_else(|| self.brief.quick_section.clone())
+    }
+}

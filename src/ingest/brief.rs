@@ -1,0 +1,303 @@
+//! The structured daily brief: `##` sections, `###` items with 时间 / 核心要点 /
+//! 深度解读 & 洞察 / 影响 fields, a closing list of one-line items, and HTML to drop.
+//!
+//! The parser is a line state machine that never fails on the body: a key point that lost
+//! its indentation still lands in the field it follows, and text it cannot place becomes a
+//! warning with its line number.
+
+use crate::ingest::frontmatter::parse_item_time;
+use crate::ingest::impact::{ImpactLine, parse_impact_line};
+use crate::ingest::text::{bullet_content, split_colon, strip_emphasis, strip_markdown_inline};
+use crate::ingest::{DocContext, item_key};
+use crate::model::{Item, ItemKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Time,
+    KeyPoints,
+    Insights,
+    Impacts,
+}
+
+/// Recognises a field label line (`- **时间：** 08:00`, `**影响:**`) and returns the field
+/// and the text after the colon.
+pub fn field_label(line: &str) -> Option<(Field, String)> {
+    let content = bullet_content(line).unwrap_or(line.trim());
+    let clean = strip_emphasis(content);
+    let (head, value) = split_colon(&clean)?;
+    let head: String = head.chars().filter(|c| !c.is_whitespace()).collect();
+    if head.chars().count() > 12 {
+        return None;
+    }
+    let field = match head.as_str() {
+        "时间" | "发布时间" | "时间点" => Field::Time,
+        "核心要点" | "要点" | "核心内容" | "内容要点" => Field::KeyPoints,
+        "影响" | "市场影响" | "影响分析" => Field::Impacts,
+        h if h.contains("解读") || h.contains("洞察") => Field::Insights,
+        _ => return None,
+    };
+    Some((field, value.trim().to_string()))
+}
+
+/// Does the body look like a structured brief (items with field labels)?
+pub fn looks_like_brief(body: &str) -> bool {
+    let mut has_item_heading = false;
+    let mut has_field = false;
+    for line in body.lines() {
+        if line.starts_with("### ") {
+            has_item_heading = true;
+        } else if matches!(field_label(line), Some((Field::Time | Field::KeyPoints, _))) {
+            has_field = true;
+        }
+        if has_item_heading && has_field {
+            return true;
+        }
+    }
+    false
+}
+
+struct ItemBuilder {
+    title: String,
+    section: String,
+    time_text: Option<(String, usize)>,
+    key_points: Vec<String>,
+    insights: Vec<String>,
+    impacts: Vec<crate::model::Impact>,
+    advice: Vec<String>,
+    field: Option<Field>,
+}
+
+impl ItemBuilder {
+    fn new(title: String, section: String) -> Self {
+        ItemBuilder {
+            title,
+            section,
+            time_text: None,
+            key_points: Vec::new(),
+            insights: Vec::new(),
+            impacts: Vec::new(),
+            advice: Vec::new(),
+            field: None,
+        }
+    }
+
+    fn push(&mut self, text: String) {
+        if text.is_empty() {
+            return;
+        }
+        match self.field {
+            Some(Field::Impacts) => match parse_impact_line(&text) {
+                Some(ImpactLine::Impact(impact)) => self.impacts.push(impact),
+                Some(ImpactLine::Advice(advice)) => self.advice.push(advice),
+                // An 影响 bullet that names no target is still analysis worth keeping.
+                None => self.insights.push(text),
+            },
+            Some(Field::Insights) => match parse_impact_line(&text) {
+                Some(ImpactLine::Advice(advice)) => self.advice.push(advice),
+                _ => self.insights.push(text),
+            },
+            Some(Field::KeyPoints | Field::Time) | None => self.key_points.push(text),
+        }
+    }
+}
+
+/// What a brief body parses into, before document-level facts are attached.
+pub struct BriefBody {
+    pub h1: Option<String>,
+    pub sections: Vec<String>,
+    pub items: Vec<Item>,
+    pub warnings: Vec<String>,
+}
+
+/// Counts how much HTML nesting a line opens (positive) or closes (negative).
+fn html_depth_delta(line: &str) -> i32 {
+    const VOID: &[&str] = &["img", "br", "hr", "meta", "link", "input", "source", "wbr"];
+    let mut delta = 0;
+    let mut rest = line;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        let closing = rest.starts_with('/');
+        let name: String = rest
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let end = rest.find('>').unwrap_or(rest.len());
+        let self_closing = rest[..end].ends_with('/');
+        if name.is_empty() || VOID.contains(&name.to_ascii_lowercase().as_str()) || self_closing {
+            continue;
+        }
+        delta += if closing { -1 } else { 1 };
+    }
+    delta
+}
+
+fn starts_html_block(trimmed: &str) -> bool {
+    let Some(rest) = trimmed.strip_prefix('<') else {
+        return false;
+    };
+    rest.starts_with('!')
+        || rest.starts_with('/')
+        || rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+fn heading(line: &str) -> Option<(usize, String)> {
+    let hashes = line.bytes().take_while(|b| *b == b'#').count();
+    if hashes == 0 || hashes > 6 {
+        return None;
+    }
+    let rest = &line[hashes..];
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    Some((hashes, strip_emphasis(rest.trim().trim_end_matches('#'))))
+}
+
+/// Parses the markdown body of a brief dated `ctx.day`.
+pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody {
+    let mut out = BriefBody {
+        h1: None,
+        sections: Vec::new(),
+        items: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut section = String::new();
+    let mut current: Option<ItemBuilder> = None;
+    let mut html_depth: i32 = 0;
+    let mut in_code_fence = false;
+    let mut position: u32 = 0;
+
+    let finish = |builder: ItemBuilder, out: &mut BriefBody, position: &mut u32| {
+        let published_at = match &builder.time_text {
+            Some((text, line)) => {
+                let parsed = parse_item_time(text, ctx.day, ctx.tz);
+                if parsed.is_none() {
+                    out.warnings.push(format!(
+                        "line {line}: 时间 {text:?} is not a date or time; item {:?} kept without a time",
+                        builder.title
+                    ));
+                }
+                parsed
+            }
+            None => None,
+        };
+        out.items.push(Item {
+            key: item_key(None, &builder.title, ctx.day),
+            kind: ItemKind::Brief,
+            brief_date: ctx.day,
+            published_at,
+            section: builder.section,
+            position: *position,
+            title: builder.title,
+            key_points: builder.key_points,
+            insights: builder.insights,
+            impacts: builder.impacts,
+            advice: builder.advice,
+            summary: String::new(),
+            body: String::new(),
+            source_name: None,
+            source_url: None,
+            categories: Vec::new(),
+            tags: Vec::new(),
+        });
+        *position += 1;
+    };
+
+    for (index, line) in body.lines().enumerate() {
+        let line_no = first_line + index;
+        let trimmed = line.trim();
+        if html_depth > 0 {
+            html_depth += html_depth_delta(trimmed);
+            continue;
+        }
+        if trimmed.starts_with("```") {
+            in_code_fence = !in_code_fence;
+            continue;
+        }
+        if trimmed.is_empty() || in_code_fence {
+            continue;
+        }
+        if starts_html_block(trimmed) {
+            html_depth = html_depth_delta(trimmed).max(0);
+            continue;
+        }
+        if trimmed.chars().all(|c| c == '-' || c == '*' || c == '_') && trimmed.len() >= 3 {
+            continue;
+        }
+        if let Some((level, text)) = heading(trimmed) {
+            if level == 1 {
+                out.h1.get_or_insert(text);
+                continue;
+            }
+            if let Some(builder) = current.take() {
+                finish(builder, &mut out, &mut position);
+            }
+            if level == 2 {
+                if !out.sections.contains(&text) {
+                    out.sections.push(text.clone());
+                }
+                section = text;
+            } else {
+                let item_section = if section.is_empty() {
+                    ctx.quick_section.clone()
+                } else {
+                    section.clone()
+                };
+                current = Some(ItemBuilder::new(text, item_section));
+            }
+            continue;
+        }
+        if let Some(builder) = current.as_mut() {
+            if let Some((field, value)) = field_label(trimmed) {
+                builder.field = Some(field);
+                if field == Field::Time {
+                    if !value.is_empty() {
+                        builder.time_text = Some((value, line_no));
+                    }
+                } else {
+                    builder.push(strip_markdown_inline(&value));
+                }
+            } else {
+                let text = bullet_content(trimmed).unwrap_or(trimmed);
+                builder.push(strip_markdown_inline(text));
+            }
+            continue;
+        }
+        // Outside any `###` item: a bullet under a section is a one-line item.
+        let text = strip_markdown_inline(bullet_content(trimmed).unwrap_or(trimmed));
+        if section.is_empty() {
+            out.warnings.push(format!(
+                "line {line_no}: text before the first section is not part of any item: {:?}",
+                crate::ingest::text::shorten(&text, 30)
+            ));
+            continue;
+        }
+        if text.is_empty() {
+            continue;
+        }
+        out.items.push(Item {
+            key: item_key(None, &text, ctx.day),
+            kind: ItemKind::Quick,
+            brief_date: ctx.day,
+            published_at: None,
+            section: section.clone(),
+            position,
+            title: text,
+            key_points: Vec::new(),
+            insights: Vec::new(),
+            impacts: Vec::new(),
+            advice: Vec::new(),
+            summary: String::new(),
+            body: String::new(),
+            source_name: None,
+            source_url: None,
+            categories: Vec::new(),
+            tags: Vec::new(),
+        });
+        position += 1;
+    }
+    if let Some(builder) = current.take() {
+        finish(builder, &mut out, &mut position);
+    }
+    out
+}

@@ -1,0 +1,303 @@
+//! YAML front matter (`---` … `---`) and the date formats documents use.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// A parsed front matter block and where the markdown body starts.
+#[derive(Debug)]
+pub struct FrontMatter {
+    map: yaml_rust2::yaml::Hash,
+    /// The raw YAML lines, to find the line of a key for error messages.
+    raw: String,
+    /// 1-based line number of the first YAML line.
+    first_line: usize,
+}
+
+/// Why a front matter block could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrontMatterError {
+    NotClosed { opened_at: usize },
+    InvalidYaml { line: usize, message: String },
+    NotAMapping { line: usize },
+}
+
+impl std::fmt::Display for FrontMatterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrontMatterError::NotClosed { opened_at } => write!(
+                f,
+                "line {opened_at}: front matter is opened with --- but never closed; add a --- line after it"
+            ),
+            FrontMatterError::InvalidYaml { line, message } => {
+                write!(f, "line {line}: invalid YAML in front matter: {message}")
+            }
+            FrontMatterError::NotAMapping { line } => write!(
+                f,
+                "line {line}: front matter must be `key: value` lines (a YAML mapping)"
+            ),
+        }
+    }
+}
+
+/// Splits off front matter. Returns `(front matter, body, 1-based line where body starts)`;
+/// text without an opening `---` line has no front matter.
+pub fn split_front_matter(
+    text: &str,
+) -> Result<(Option<FrontMatter>, &str, usize), FrontMatterError> {
+    let mut offset = 0;
+    let mut line_no = 1;
+    // Blank lines before the opening fence are tolerated.
+    for line in text.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            offset += line.len();
+            line_no += 1;
+        } else {
+            break;
+        }
+    }
+    let rest = &text[offset..];
+    let first = rest.split_inclusive('\n').next().unwrap_or("");
+    if first.trim_end() != "---" {
+        return Ok((None, text, 1));
+    }
+    let opened_at = line_no;
+    let yaml_start = offset + first.len();
+    let mut pos = yaml_start;
+    let mut current_line = opened_at + 1;
+    for line in text[yaml_start..].split_inclusive('\n') {
+        let fence = line.trim_end();
+        if fence == "---" || fence == "..." {
+            let raw = &text[yaml_start..pos];
+            let body = &text[pos + line.len()..];
+            let fm = parse_yaml(raw, opened_at + 1)?;
+            return Ok((Some(fm), body, current_line + 1));
+        }
+        pos += line.len();
+        current_line += 1;
+    }
+    Err(FrontMatterError::NotClosed { opened_at })
+}
+
+fn parse_yaml(raw: &str, first_line: usize) -> Result<FrontMatter, FrontMatterError> {
+    let docs = YamlLoader::load_from_str(raw).map_err(|e| FrontMatterError::InvalidYaml {
+        line: first_line + e.marker().line().saturating_sub(1),
+        message: e.info().to_string(),
+    })?;
+    let map = match docs.into_iter().next() {
+        None | Some(Yaml::Null) => yaml_rust2::yaml::Hash::new(),
+        Some(Yaml::Hash(map)) => map,
+        Some(_) => return Err(FrontMatterError::NotAMapping { line: first_line }),
+    };
+    Ok(FrontMatter {
+        map,
+        raw: raw.to_string(),
+        first_line,
+    })
+}
+
+fn scalar_text(value: &Yaml) -> Option<String> {
+    match value {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.trim().to_string()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl FrontMatter {
+    fn get(&self, key: &str) -> Option<&Yaml> {
+        self.map.get(&Yaml::String(key.to_string()))
+    }
+
+    /// A scalar value as text; `None` when absent, empty or not a scalar.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .and_then(scalar_text)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// A list of scalars; a single scalar counts as a one-element list.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        match self.get(key) {
+            Some(Yaml::Array(values)) => values
+                .iter()
+                .filter_map(scalar_text)
+                .filter(|s| !s.is_empty())
+                .collect(),
+            Some(other) => scalar_text(other)
+                .filter(|s| !s.is_empty())
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// 1-based line number of `key:` in the file, for error messages.
+    pub fn line_of(&self, key: &str) -> usize {
+        self.raw
+            .lines()
+            .position(|l| {
+                l.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with(':'))
+            })
+            .map_or(self.first_line, |i| self.first_line + i)
+    }
+}
+
+/// A date as documents write it: the day it belongs to (in the configured zone) and, when
+/// a time of day is given, the instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocDate {
+    pub day: NaiveDate,
+    pub instant: Option<DateTime<Utc>>,
+}
+
+const DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日"];
+const DATETIME_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日%H:%M",
+];
+
+/// Local midnight-free conversion: the first valid instant for a local time (DST gaps in
+/// zones that have them shift forward rather than fail).
+fn local_to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Parses the date formats found in front matter and `时间` fields. Dates without a zone
+/// are in `tz`.
+pub fn parse_doc_date(text: &str, tz: Tz) -> Option<DocDate> {
+    let text = text.trim().trim_matches('"').trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        let instant = t.with_timezone(&Utc);
+        return Some(DocDate {
+            day: instant.with_timezone(&tz).date_naive(),
+            instant: Some(instant),
+        });
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S %z",
+        "%Y-%m-%d %H:%M %z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            let instant = t.with_timezone(&Utc);
+            return Some(DocDate {
+                day: instant.with_timezone(&tz).date_naive(),
+                instant: Some(instant),
+            });
+        }
+    }
+    for format in DATETIME_FORMATS {
+        if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(DocDate {
+                day: local.date(),
+                instant: local_to_utc(tz, local),
+            });
+        }
+    }
+    for format in DATE_FORMATS {
+        if let Ok(day) = NaiveDate::parse_from_str(text, format) {
+            return Some(DocDate { day, instant: None });
+        }
+    }
+    None
+}
+
+/// Parses an item's `时间`: a full date-time, or a bare `HH:MM` on the brief's day.
+pub fn parse_item_time(text: &str, day: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Some(date) = parse_doc_date(text, tz) {
+        return date
+            .instant
+            .or_else(|| local_to_utc(tz, date.day.and_time(NaiveTime::MIN)));
+    }
+    ["%H:%M", "%H:%M:%S", "%H点%M分"]
+        .iter()
+        .find_map(|f| NaiveTime::parse_from_str(text, f).ok())
+        .and_then(|t| local_to_utc(tz, day.and_time(t)))
+}
+
+/// A `YYYY-MM-DD` anywhere in a file name (`commentary-2026-03-12.txt`).
+pub fn date_in_file_name(name: &str) -> Option<NaiveDate> {
+    let bytes = name.as_bytes();
+    (0..bytes.len().saturating_sub(9)).find_map(|i| {
+        let candidate = name.get(i..i + 10)?;
+        let boundary_ok = i == 0 || !bytes[i - 1].is_ascii_digit();
+        let after_ok = bytes.get(i + 10).is_none_or(|b| !b.is_ascii_digit());
+        if boundary_ok && after_ok {
+            NaiveDate::parse_from_str(candidate, "%Y-%m-%d").ok()
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TZ: Tz = Tz::Asia__Shanghai;
+
+    #[test]
+    fn dates_in_every_written_form() {
+        let d = parse_doc_date("2025-02-13 17:25:58", TZ).unwrap();
+        assert_eq!(d.day.to_string(), "2025-02-13");
+        assert_eq!(d.instant.unwrap().to_rfc3339(), "2025-02-13T09:25:58+00:00");
+        let d = parse_doc_date("2026-04-02T21:05:00Z", TZ).unwrap();
+        assert_eq!(
+            d.day.to_string(),
+            "2026-04-03",
+            "21:05 UTC is the next morning in Shanghai"
+        );
+        assert_eq!(parse_doc_date("2026-02-05", TZ).unwrap().instant, None);
+        assert!(parse_doc_date("yesterday", TZ).is_none());
+    }
+
+    #[test]
+    fn bare_time_falls_on_the_brief_day() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 12).unwrap();
+        let t = parse_item_time("06:30", day, TZ).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-03-11T22:30:00+00:00");
+    }
+
+    #[test]
+    fn front_matter_errors_name_the_line() {
+        let err = split_front_matter("---\ntitle: x\nbody\n").unwrap_err();
+        assert_eq!(err, FrontMatterError::NotClosed { opened_at: 1 });
+        let err = split_front_matter("---\ntitle: x\ntags: [a, b\n---\nbody").unwrap_err();
+        assert!(
+            matches!(err, FrontMatterError::InvalidYaml { .. }),
+            "{err:?}"
+        );
+        let (fm, body, line) =
+            split_front_matter("---\ntitle: x\ndate: 2026-01-02\n---\nbody").unwrap();
+        let fm = fm.unwrap();
+        assert_eq!(fm.text("title").as_deref(), Some("x"));
+        assert_eq!(fm.line_of("date"), 3);
+        assert_eq!((body, line), ("body", 5));
+    }
+
+    #[test]
+    fn file_name_dates() {
+        assert_eq!(
+            date_in_file_name("commentary-2026-03-12.txt").map(|d| d.to_string()),
+            Some("2026-03-12".into())
+        );
+        assert_eq!(date_in_file_name("notes.txt"), None);
+    }
+}

@@ -1,0 +1,448 @@
+//! Ingest: documents in three shapes → [`ParsedDocument`]s.
+//!
+//! Every file either parses completely or fails with one [`IngestError`] that names the
+//! file and the reason; no input panics. Text the parser cannot place is reported as a
+//! warning with its line number rather than dropped.
+
+pub mod article;
+pub mod brief;
+pub mod commentary;
+pub mod frontmatter;
+pub mod impact;
+pub mod text;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::model::{DocumentMeta, Item, ItemKind, ParsedDocument};
+use frontmatter::{
+    FrontMatter, FrontMatterError, date_in_file_name, parse_doc_date, split_front_matter,
+};
+use text::{normalize_space, normalize_title};
+
+/// Why one file could not be ingested. Displayed as `path: reason`.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {kind}")]
+pub struct IngestError {
+    pub path: String,
+    pub kind: IngestErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestErrorKind {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("file is {size} bytes, larger than the {limit}-byte limit (ingest.max_file_bytes)")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("file is empty")]
+    Empty,
+    #[error("binary file (NUL byte at offset {offset}); expected a UTF-8 text document")]
+    Binary { offset: usize },
+    #[error("not UTF-8 (invalid byte at line {line}); save the file as UTF-8")]
+    NotUtf8 { line: usize },
+    #[error("{0}")]
+    FrontMatter(FrontMatterError),
+    #[error(
+        "line {line}: date {value:?} is not a date; write it as YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or RFC 3339"
+    )]
+    BadDate { line: usize, value: String },
+    #[error("no document shape found: the file has no text")]
+    NoText,
+}
+
+/// What the parsers need to know beyond the text.
+#[derive(Debug, Clone)]
+pub struct DocContext {
+    pub tz: Tz,
+    /// The document's day (from front matter, `--date`, the file name or its mtime).
+    pub day: NaiveDate,
+    pub quick_section: String,
+    pub commentary_section: String,
+    pub source_path: String,
+}
+
+/// Options for one ingest run.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub tz: Tz,
+    pub max_file_bytes: u64,
+    /// `--date`: the day of documents that carry no date of their own.
+    pub date_override: Option<NaiveDate>,
+    pub quick_section: String,
+    pub commentary_section: String,
+    pub extensions: Vec<String>,
+}
+
+impl IngestOptions {
+    pub fn from_config(config: &Config, date_override: Option<NaiveDate>) -> Self {
+        IngestOptions {
+            tz: config.tz(),
+            max_file_bytes: config.ingest.max_file_bytes,
+            date_override,
+            quick_section: config.brief.quick_section.clone(),
+            commentary_section: config.brief.commentary_section.clone(),
+            extensions: config.ingest.extensions.clone(),
+        }
+    }
+}
+
+fn sha256_hex(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hasher.update([0x1f]);
+        }
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stable key of an item: SHA-256 of its source URL, else of its normalised title and day.
+pub fn item_key(source_url: Option<&str>, title: &str, day: NaiveDate) -> String {
+    match source_url {
+        Some(url) if !url.trim().is_empty() => sha256_hex(&[url.trim()]),
+        _ => sha256_hex(&[&normalize_title(title), &day.to_string()]),
+    }
+}
+
+/// Hash of a file's content, so unchanged files can be recognised.
+pub fn content_hash(text: &str) -> String {
+    sha256_hex(&[text])
+}
+
+/// Reads and parses one file. `mtime` is used for the day of undated commentary.
+pub fn read_document(path: &Path, options: &IngestOptions) -> Result<ParsedDocument, IngestError> {
+    let display = path.display().to_string();
+    let fail = |kind: IngestErrorKind| IngestError {
+        path: display.clone(),
+        kind,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(e.into()))?;
+    let metadata = file.metadata().map_err(|e| fail(e.into()))?;
+    if metadata.len() > options.max_file_bytes {
+        return Err(fail(IngestErrorKind::TooLarge {
+            size: metadata.len(),
+            limit: options.max_file_bytes,
+        }));
+    }
+    // Read at most limit+1 bytes: a file that grows after the size check is still refused
+    // without reading it whole.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(options.max_file_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.into()))?;
+    if bytes.len() as u64 > options.max_file_bytes {
+        return Err(fail(IngestErrorKind::TooLarge {
+            size: bytes.len() as u64,
+            limit: options.max_file_bytes,
+        }));
+    }
+    let mtime = metadata.modified().ok().map(DateTime::<Utc>::from);
+    parse_bytes(&display, &bytes, mtime, options).map_err(fail)
+}
+
+/// Parses a document held in memory (used by `read_document` and by callers that receive
+/// documents from elsewhere). `name` is used for messages and for a date in the file name.
+pub fn parse_bytes(
+    name: &str,
+    bytes: &[u8],
+    mtime: Option<DateTime<Utc>>,
+    options: &IngestOptions,
+) -> Result<ParsedDocument, IngestErrorKind> {
+    if bytes.is_empty() {
+        return Err(IngestErrorKind::Empty);
+    }
+    if let Some(offset) = bytes.iter().position(|b| *b == 0) {
+        return Err(IngestErrorKind::Binary { offset });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| IngestErrorKind::NotUtf8 {
+        line: 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count(),
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    if text.trim().is_empty() {
+        return Err(IngestErrorKind::Empty);
+    }
+    let file_name = Path::new(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Undated documents: --date, else a date in the file name, else the file's mtime.
+    let fallback_day = options
+        .date_override
+        .or_else(|| date_in_file_name(&file_name))
+        .or_else(|| mtime.map(|t| t.with_timezone(&options.tz).date_naive()))
+        .unwrap_or_else(|| Utc::now().with_timezone(&options.tz).date_naive());
+
+    let (front, body, body_line) =
+        split_front_matter(&text).map_err(IngestErrorKind::FrontMatter)?;
+    let mut ctx = DocContext {
+        tz: options.tz,
+        day: fallback_day,
+        quick_section: options.quick_section.clone(),
+        commentary_section: options.commentary_section.clone(),
+        source_path: name.to_string(),
+    };
+    let mut instant = None;
+    if let Some(fm) = &front
+        && let Some(value) = fm.text("date")
+    {
+        let date = parse_doc_date(&value, options.tz).ok_or_else(|| IngestErrorKind::BadDate {
+            line: fm.line_of("date"),
+            value: value.clone(),
+        })?;
+        ctx.day = date.day;
+        instant = date.instant;
+    }
+    let hash = content_hash(&text);
+    let mut doc = if brief::looks_like_brief(body) {
+        parse_brief(front.as_ref(), body, body_line, &ctx)
+    } else if let Some(fm) = &front {
+        parse_article(fm, body, instant, &ctx)?
+    } else {
+        parse_commentary(body, &ctx)?
+    };
+    doc.meta.content_hash = hash;
+    Ok(doc)
+}
+
+fn summary_lines(fm: &FrontMatter) -> Vec<String> {
+    let raw = fm.list("summary");
+    raw.iter()
+        .flat_map(|s| s.lines())
+        .map(|l| text::bullet_content(l).unwrap_or(l.trim()))
+        .map(normalize_space)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn cover_image(fm: &FrontMatter) -> Option<String> {
+    ["coverImage", "cover_image", "cover", "image", "thumbnail"]
+        .iter()
+        .find_map(|k| fm.text(k))
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+}
+
+fn parse_brief(
+    front: Option<&FrontMatter>,
+    body: &str,
+    body_line: usize,
+    ctx: &DocContext,
+) -> ParsedDocument {
+    let parsed = brief::parse_body(body, body_line, ctx);
+    let title = front
+        .and_then(|fm| fm.text("title"))
+        .or(parsed.h1)
+        .unwrap_or_default();
+    let tags: Vec<String> = front
+        .map(|fm| {
+            let mut t = fm.list("tags");
+            t.extend(fm.list("categories"));
+            t
+        })
+        .unwrap_or_default();
+    let mut items = parsed.items;
+    for item in &mut items {
+        item.tags.clone_from(&tags);
+    }
+    ParsedDocument {
+        meta: DocumentMeta {
+            key: sha256_hex(&["brief", &ctx.day.to_string()]),
+            kind: ItemKind::Brief,
+            brief_date: ctx.day,
+            title,
+            summary: front.map(summary_lines).unwrap_or_default(),
+            cover_image: front.and_then(cover_image),
+            sections: parsed.sections,
+            source_path: ctx.source_path.clone(),
+            content_hash: String::new(),
+        },
+        items,
+        warnings: parsed.warnings,
+    }
+}
+
+/// How long an article's summary may be when shown in the brief.
+const ARTICLE_SUMMARY_CHARS: usize = 160;
+
+fn parse_article(
+    fm: &FrontMatter,
+    body: &str,
+    instant: Option<DateTime<Utc>>,
+    ctx: &DocContext,
+) -> Result<ParsedDocument, IngestErrorKind> {
+    let parsed = article::parse_body(body);
+    let source_url = parsed
+        .source_url
+        .clone()
+        .or_else(|| {
+            ["source_url", "link", "url", "source"]
+                .iter()
+                .find_map(|k| fm.text(k))
+        })
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
+    let title = fm
+        .text("title")
+        .map(|t| normalize_space(&t))
+        .or(parsed.heading.clone())
+        .or_else(|| {
+            parsed
+                .paragraphs
+                .first()
+                .map(|p| text::shorten(p, commentary::TITLE_MAX_CHARS))
+        })
+        .ok_or(IngestErrorKind::NoText)?;
+    let summary = match fm.text("summary").or_else(|| fm.text("description")) {
+        Some(s) => article::clean_summary(&s, ARTICLE_SUMMARY_CHARS),
+        None => parsed
+            .paragraphs
+            .first()
+            .map(|p| text::shorten(p, ARTICLE_SUMMARY_CHARS))
+            .unwrap_or_default(),
+    };
+    let categories = fm.list("categories");
+    let tags = fm.list("tags");
+    let key = item_key(source_url.as_deref(), &title, ctx.day);
+    let item = Item {
+        key: key.clone(),
+        kind: ItemKind::Article,
+        brief_date: ctx.day,
+        published_at: instant,
+        section: String::new(),
+        position: 0,
+        title: title.clone(),
+        key_points: Vec::new(),
+        insights: Vec::new(),
+        impacts: parsed.impacts,
+        advice: parsed.advice,
+        summary,
+        body: parsed.paragraphs.join("\n"),
+        source_name: parsed.source_name,
+        source_url,
+        categories,
+        tags,
+    };
+    Ok(ParsedDocument {
+        meta: DocumentMeta {
+            key: sha256_hex(&["article", &key]),
+            kind: ItemKind::Article,
+            brief_date: ctx.day,
+            title,
+            summary: Vec::new(),
+            cover_image: cover_image(fm),
+            sections: Vec::new(),
+            source_path: ctx.source_path.clone(),
+            content_hash: String::new(),
+        },
+        items: vec![item],
+        warnings: Vec::new(),
+    })
+}
+
+fn parse_commentary(body: &str, ctx: &DocContext) -> Result<ParsedDocument, IngestErrorKind> {
+    let (title, summary, body) = commentary::parse(body);
+    if title.is_empty() {
+        return Err(IngestErrorKind::NoText);
+    }
+    let key = item_key(None, &title, ctx.day);
+    let item = Item {
+        key: key.clone(),
+        kind: ItemKind::Commentary,
+        brief_date: ctx.day,
+        published_at: None,
+        section: ctx.commentary_section.clone(),
+        position: 0,
+        title: title.clone(),
+        key_points: Vec::new(),
+        insights: Vec::new(),
+        impacts: Vec::new(),
+        advice: Vec::new(),
+        summary,
+        body,
+        source_name: None,
+        source_url: None,
+        categories: Vec::new(),
+        tags: Vec::new(),
+    };
+    Ok(ParsedDocument {
+        meta: DocumentMeta {
+            key: sha256_hex(&["commentary", &key]),
+            kind: ItemKind::Commentary,
+            brief_date: ctx.day,
+            title,
+            summary: Vec::new(),
+            cover_image: None,
+            sections: Vec::new(),
+            source_path: ctx.source_path.clone(),
+            content_hash: String::new(),
+        },
+        items: vec![item],
+        warnings: Vec::new(),
+    })
+}
+
+/// Expands files and folders into the document files to read, sorted for a stable order.
+/// Folders are walked recursively; only files with a configured extension are taken from
+/// them, while a file named directly is always taken.
+pub fn collect_files(
+    paths: &[PathBuf],
+    extensions: &[String],
+) -> Result<Vec<PathBuf>, IngestError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| IngestError {
+            path: path.display().to_string(),
+            kind: e.into(),
+        })?;
+        if meta.is_dir() {
+            walk(path, extensions, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, extensions: &[String], out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+    let io_err = |e: std::io::Error| IngestError {
+        path: dir.display().to_string(),
+        kind: e.into(),
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io_err)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, extensions, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

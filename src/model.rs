@@ -1,0 +1,158 @@
+//! The data that flows through the pipeline: items parsed from documents, their impacts,
+//! and the documents they came from.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which of the three document shapes an item came from (quick items are the one-line
+/// bullets of a brief's closing list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Brief,
+    Quick,
+    Article,
+    Commentary,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Brief => "brief",
+            ItemKind::Quick => "quick",
+            ItemKind::Article => "article",
+            ItemKind::Commentary => "commentary",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "brief" => Some(ItemKind::Brief),
+            "quick" => Some(ItemKind::Quick),
+            "article" => Some(ItemKind::Article),
+            "commentary" => Some(ItemKind::Commentary),
+            _ => None,
+        }
+    }
+}
+
+/// Market direction of an impact line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Bullish,
+    Bearish,
+    Neutral,
+    /// The line names a target but its value carries no stance word.
+    Unknown,
+}
+
+/// Which way a neutral (or mild) stance leans. Rates talk leans dovish or hawkish rather
+/// than up or down, so those are kept as they are instead of being forced onto a price axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Leaning {
+    Bullish,
+    Bearish,
+    Dovish,
+    Hawkish,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Horizon {
+    Short,
+    Medium,
+    Long,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Intensity {
+    Mild,
+    Strong,
+}
+
+/// The normalised reading of a stance label such as `中性偏多` or `短期利空`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+pub struct Stance {
+    pub direction: Direction,
+    pub leaning: Option<Leaning>,
+    pub horizon: Option<Horizon>,
+    pub intensity: Option<Intensity>,
+}
+
+impl Stance {
+    pub const UNKNOWN: Stance = Stance {
+        direction: Direction::Unknown,
+        leaning: None,
+        horizon: None,
+        intensity: None,
+    };
+}
+
+/// One `对X：Y。note` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Impact {
+    /// What the line is about, e.g. `股市`.
+    pub target: String,
+    pub stance: Stance,
+    /// The stance words as written, e.g. `中性偏多`; empty when the stance is unknown.
+    pub label: String,
+    /// The rest of the line; for an unknown stance, the whole value.
+    pub note: String,
+}
+
+/// A piece of news as the brief shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// SHA-256 (hex) of the source URL, else of the normalised title and the brief date.
+    pub key: String,
+    pub kind: ItemKind,
+    /// The day whose brief the item belongs to, in the configured timezone.
+    pub brief_date: NaiveDate,
+    /// When the news happened, if the document says.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Section heading the item sits under (`金融市场与宏观经济`, `更多动态`, `观点`…).
+    pub section: String,
+    /// Order inside its document, so a brief keeps its own order.
+    pub position: u32,
+    pub title: String,
+    pub key_points: Vec<String>,
+    pub insights: Vec<String>,
+    pub impacts: Vec<Impact>,
+    /// `投资启示` lines: advice, not impacts.
+    pub advice: Vec<String>,
+    pub summary: String,
+    pub body: String,
+    pub source_name: Option<String>,
+    pub source_url: Option<String>,
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+/// Document-level facts a brief needs beyond its items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentMeta {
+    /// Stable identity of the document, so re-ingesting it replaces its items.
+    pub key: String,
+    pub kind: ItemKind,
+    pub brief_date: NaiveDate,
+    pub title: String,
+    pub summary: Vec<String>,
+    pub cover_image: Option<String>,
+    /// Section headings in document order (for a structured brief).
+    pub sections: Vec<String>,
+    pub source_path: String,
+    /// SHA-256 of the text, so an unchanged file is recognised.
+    pub content_hash: String,
+}
+
+/// What ingesting one file produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParsedDocument {
+    pub meta: DocumentMeta,
+    pub items: Vec<Item>,
+    /// Lines the parser could not place, with their line numbers: reported, never dropped silently.
+    pub warnings: Vec<String>,
+}
