@@ -6,6 +6,11 @@
 //! together for the command line (and, later, the bot). Nothing here depends on a Telegram
 //! client library.
 
+pub mod app;
+pub mod compose;
 pub mod config;
 pub mod ingest;
 pub mod model;
+pub mod render;
+pub mod store;
+pub mod topics;

@@ -216,7 +216,20 @@ pub fn parse_bytes(
         parse_commentary(body, &ctx)?
     };
     doc.meta.content_hash = hash;
+    make_keys_unique(&mut doc.items);
     Ok(doc)
+}
+
+/// Two items of one document with the same title would share a key and one would
+/// overwrite the other; the later ones get a key derived from their position instead.
+fn make_keys_unique(items: &mut [Item]) {
+    let mut seen = std::collections::HashSet::new();
+    for item in items {
+        if !seen.insert(item.key.clone()) {
+            item.key = sha256_hex(&[&item.key, &item.position.to_string()]);
+            seen.insert(item.key.clone());
+        }
+    }
 }
 
 fn summary_lines(fm: &FrontMatter) -> Vec<String> {
@@ -247,17 +260,9 @@ fn parse_brief(
         .and_then(|fm| fm.text("title"))
         .or(parsed.h1)
         .unwrap_or_default();
-    let tags: Vec<String> = front
-        .map(|fm| {
-            let mut t = fm.list("tags");
-            t.extend(fm.list("categories"));
-            t
-        })
-        .unwrap_or_default();
-    let mut items = parsed.items;
-    for item in &mut items {
-        item.tags.clone_from(&tags);
-    }
+    // Front-matter tags of a brief describe the whole day (经济日报, 宏观经济), not each
+    // item, so they are not copied onto items: they would tag every item with every topic.
+    let items = parsed.items;
     ParsedDocument {
         meta: DocumentMeta {
             key: sha256_hex(&["brief", &ctx.day.to_string()]),

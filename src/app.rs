@@ -1,0 +1,235 @@
+//! The application: configuration, store, topics and templates opened together, and the
+//! operations the command line (and the bot) offer on top of the pipeline.
+
+use std::path::PathBuf;
+
+use chrono::{NaiveDate, Utc};
+
+use crate::compose::{Brief, ComposeError, compose};
+use crate::config::{Config, ConfigError, SourceConfig};
+use crate::ingest::{IngestError, IngestOptions, collect_files, read_document};
+use crate::render::text::OutgoingMessage;
+use crate::render::{RenderError, Renderer};
+use crate::store::{SaveOutcome, Store, StoreError};
+use crate::topics::{Topic, TopicCatalog, TopicsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Topics(#[from] TopicsError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    #[error("no topic named {name:?}{}", suggestion_text(.suggestions))]
+    UnknownTopic {
+        name: String,
+        suggestions: Vec<String>,
+    },
+}
+
+fn suggestion_text(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        "; run `ecobrief topics` for the list".to_string()
+    } else {
+        format!("; did you mean {}?", suggestions.join(", "))
+    }
+}
+
+/// How one file of an ingest run ended.
+#[derive(Debug)]
+pub struct FileOutcome {
+    pub path: String,
+    pub result: Result<FileIngested, String>,
+}
+
+#[derive(Debug)]
+pub struct FileIngested {
+    pub items: usize,
+    pub unchanged: bool,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub files: Vec<FileOutcome>,
+}
+
+impl IngestReport {
+    pub fn failed(&self) -> usize {
+        self.files.iter().filter(|f| f.result.is_err()).count()
+    }
+
+    pub fn items(&self) -> usize {
+        self.files
+            .iter()
+            .filter_map(|f| f.result.as_ref().ok())
+            .map(|f| f.items)
+            .sum()
+    }
+
+    /// One line per file: `ok  path (N items)` or `error  path: reason`, and warnings.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for file in &self.files {
+            match &file.result {
+                Ok(done) => {
+                    let state = if done.unchanged { ", unchanged" } else { "" };
+                    out.push(format!(
+                        "ok     {} ({} items{state})",
+                        file.path, done.items
+                    ));
+                    for w in &done.warnings {
+                        out.push(format!("warn   {}: {w}", file.path));
+                    }
+                }
+                Err(e) => out.push(format!("error  {e}")),
+            }
+        }
+        out
+    }
+}
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub topics: TopicCatalog,
+    pub renderer: Renderer,
+}
+
+impl App {
+    /// Opens everything the config names; topic links are rebuilt if the topics changed.
+    pub fn open(config: Config) -> Result<App, AppError> {
+        config.validate()?;
+        let topics = TopicCatalog::load(&config.topics_file)?;
+        let renderer = Renderer::load(&config.render, config.tz())?;
+        let mut store = Store::open(&config.database)?;
+        store.sync_topics(&topics)?;
+        Ok(App {
+            config,
+            store,
+            topics,
+            renderer,
+        })
+    }
+
+    /// Today in the configured timezone.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.config.tz()).date_naive()
+    }
+
+    /// Ingests files and folders in one transaction; each file is saved whole or not at all,
+    /// and a bad file does not stop the others.
+    pub fn ingest_paths(
+        &mut self,
+        paths: &[PathBuf],
+        date: Option<NaiveDate>,
+    ) -> Result<IngestReport, AppError> {
+        let options = IngestOptions::from_config(&self.config, date);
+        let mut report = IngestReport::default();
+        let mut files = Vec::new();
+        for path in paths {
+            match collect_files(std::slice::from_ref(path), &options.extensions) {
+                Ok(found) => files.extend(found),
+                Err(e) => report.files.push(FileOutcome {
+                    path: e.path.clone(),
+                    result: Err(e.to_string()),
+                }),
+            }
+        }
+        let mut batch = self.store.batch()?;
+        for file in files {
+            let path = file.display().to_string();
+            let result = match read_document(&file, &options) {
+                Ok(doc) => match batch.save(&doc, &self.topics) {
+                    Ok(outcome) => Ok(FileIngested {
+                        items: doc.items.len(),
+                        unchanged: matches!(outcome, SaveOutcome::Unchanged { .. }),
+                        warnings: doc.warnings,
+                    }),
+                    Err(e) => Err(format!("{path}: not saved: {e}")),
+                },
+                Err(IngestError { path, kind }) => Err(format!("{path}: {kind}")),
+            };
+            if let Err(e) = &result {
+                tracing::warn!("{e}");
+            }
+            report.files.push(FileOutcome { path, result });
+        }
+        batch.commit()?;
+        Ok(report)
+    }
+
+    /// Ingests the folders listed as sources in the config.
+    pub fn ingest_sources(&mut self) -> Result<IngestReport, AppError> {
+        let paths: Vec<PathBuf> = self
+            .config
+            .sources
+            .iter()
+            .map(|s| match s {
+                SourceConfig::Dir { path } => path.clone(),
+            })
+            .collect();
+        self.ingest_paths(&paths, None)
+    }
+
+    pub fn compose(&self, date: NaiveDate) -> Result<Brief, AppError> {
+        let backbone = self.store.brief_document(date)?;
+        let items = self.store.items_for_date(date)?;
+        Ok(compose(date, backbone.as_ref(), items, &self.config)?)
+    }
+
+    /// The brief of `date` as the group would receive it.
+    pub fn brief_messages(
+        &self,
+        date: NaiveDate,
+    ) -> Result<(Brief, Vec<OutgoingMessage>), AppError> {
+        let brief = self.compose(date)?;
+        let messages = self
+            .renderer
+            .brief_messages(&brief, &self.config.brief.group)?;
+        Ok((brief, messages))
+    }
+
+    pub fn resolve_topic(&self, name: &str) -> Result<&Topic, AppError> {
+        self.topics
+            .resolve(name)
+            .ok_or_else(|| AppError::UnknownTopic {
+                name: name.to_string(),
+                suggestions: self
+                    .topics
+                    .suggest(name, 3)
+                    .into_iter()
+                    .map(|t| format!("{} ({})", t.name, t.id))
+                    .collect(),
+            })
+    }
+
+    /// The reply `/topic NAME` gives: the newest `limit` items from `offset`.
+    pub fn topic_reply(
+        &self,
+        name: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<OutgoingMessage, AppError> {
+        let topic = self.resolve_topic(name)?;
+        let items = self.store.items_for_topic(&topic.id, limit, offset)?;
+        let total = self.store.count_for_topic(&topic.id)?;
+        Ok(self.renderer.topic_reply(topic, &items, total, offset)?)
+    }
+
+    /// Every topic with its stored item count, in catalog order.
+    pub fn topic_counts(&self) -> Result<Vec<(Topic, usize)>, AppError> {
+        let counts = self.store.topic_counts(None)?;
+        Ok(self
+            .topics
+            .topics()
+            .iter()
+            .map(|t| (t.clone(), counts.get(&t.id).copied().unwrap_or(0)))
+            .collect())
+    }
+}

@@ -1,0 +1,430 @@
+//! Render: minijinja templates → Telegram HTML → text + entities → messages.
+//!
+//! Templates live in `templates/` (override folder from config) with built-in copies
+//! compiled in, so the binary works from any directory. Every value is HTML-escaped by
+//! the template engine, then our own parser ([`text::parse_html`]) turns the markup into
+//! entities, so a title containing `<script>` is shown literally.
+
+pub mod split;
+pub mod text;
+
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, context};
+use serde::Serialize;
+
+use crate::compose::{Brief, ImpactOverview, chinese_date};
+use crate::config::{InsightsMode, RenderConfig};
+use crate::model::{Direction, Item};
+use crate::topics::Topic;
+use split::{Block, PART_NUMBER_RESERVE, SplitLimits, number_parts, split_blocks};
+use text::{FormattedText, OutgoingMessage, check_template_tags, parse_html};
+
+/// Every template ecobrief renders, with its built-in source.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("header.html", include_str!("../../templates/header.html")),
+    ("section.html", include_str!("../../templates/section.html")),
+    ("item.html", include_str!("../../templates/item.html")),
+    (
+        "quick_items.html",
+        include_str!("../../templates/quick_items.html"),
+    ),
+    ("footer.html", include_str!("../../templates/footer.html")),
+    (
+        "topic_reply.html",
+        include_str!("../../templates/topic_reply.html"),
+    ),
+    ("help.html", include_str!("../../templates/help.html")),
+    ("tags.html", include_str!("../../templates/tags.html")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn template_error(name: &str, e: impl std::fmt::Display) -> RenderError {
+    RenderError::Template {
+        name: name.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// An impact as templates see it.
+#[derive(Debug, Serialize)]
+pub struct ImpactView {
+    pub target: String,
+    pub label: String,
+    pub direction: &'static str,
+    pub leaning: Option<String>,
+    pub horizon: Option<String>,
+    pub note: String,
+}
+
+/// An item as templates see it.
+#[derive(Debug, Serialize)]
+pub struct ItemView {
+    pub kind: &'static str,
+    pub title: String,
+    /// `08:15`, or `3月11日 22:10` when the news is from another day than the brief.
+    pub time: Option<String>,
+    /// Always with the date: `3月12日 08:15` (for topic replies).
+    pub date_time: String,
+    pub key_points: Vec<String>,
+    pub insights: Vec<String>,
+    /// Impacts with a stance, for the compact tag line.
+    pub tags: Vec<ImpactView>,
+    /// Impacts whose value carries no stance word: shown with their note.
+    pub notes: Vec<ImpactView>,
+    pub advice: Vec<String>,
+    pub summary: String,
+    pub source_name: Option<String>,
+    pub source_url: Option<String>,
+}
+
+fn enum_name<T: Serialize>(value: &T) -> Option<String> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+impl ItemView {
+    pub fn new(item: &Item, tz: Tz) -> ItemView {
+        let local = item
+            .published_at
+            .map(|t: DateTime<Utc>| t.with_timezone(&tz));
+        let time = local.map(|t| {
+            if t.date_naive() == item.brief_date {
+                t.format("%H:%M").to_string()
+            } else {
+                format!("{} {}", month_day(t.date_naive()), t.format("%H:%M"))
+            }
+        });
+        let date_time = match local {
+            Some(t) => format!("{} {}", month_day(t.date_naive()), t.format("%H:%M")),
+            None => month_day(item.brief_date),
+        };
+        let (known, unknown): (Vec<_>, Vec<_>) = item
+            .impacts
+            .iter()
+            .partition(|i| i.stance.direction != Direction::Unknown);
+        let view = |i: &crate::model::Impact| ImpactView {
+            target: i.target.clone(),
+            label: i.label.clone(),
+            direction: match i.stance.direction {
+                Direction::Bullish => "bullish",
+                Direction::Bearish => "bearish",
+                Direction::Neutral => "neutral",
+                Direction::Unknown => "unknown",
+            },
+            leaning: i.stance.leaning.as_ref().and_then(enum_name),
+            horizon: i.stance.horizon.as_ref().and_then(enum_name),
+            note: i.note.clone(),
+        };
+        ItemView {
+            kind: item.kind.as_str(),
+            title: item.title.clone(),
+            time,
+            date_time,
+            key_points: item.key_points.clone(),
+            insights: item.insights.clone(),
+            tags: known.into_iter().map(view).collect(),
+            notes: unknown.into_iter().map(view).collect(),
+            advice: item.advice.clone(),
+            summary: item.summary.clone(),
+            source_name: item.source_name.clone(),
+            source_url: item.source_url.clone(),
+        }
+    }
+}
+
+fn month_day(date: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{}月{}日", date.month(), date.day())
+}
+
+/// The templates, ready to render.
+pub struct Renderer {
+    env: Environment<'static>,
+    config: RenderConfig,
+    tz: Tz,
+}
+
+fn insights_mode_name(mode: InsightsMode) -> &'static str {
+    match mode {
+        InsightsMode::Collapsed => "collapsed",
+        InsightsMode::Expanded => "expanded",
+        InsightsMode::Omitted => "omitted",
+    }
+}
+
+impl Renderer {
+    /// Loads templates from `config.templates_dir`, each falling back to its built-in copy
+    /// when the file is absent. Tags Telegram does not support are refused here.
+    pub fn load(config: &RenderConfig, tz: Tz) -> Result<Renderer, RenderError> {
+        let mut sources = Vec::new();
+        for (name, builtin) in TEMPLATES {
+            let path = config.templates_dir.join(name);
+            let source = match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin.to_string(),
+                Err(source) => {
+                    return Err(RenderError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            };
+            sources.push((name.to_string(), source, path));
+        }
+        Renderer::from_sources(sources, config, tz)
+    }
+
+    /// The built-in templates only.
+    pub fn builtin(config: &RenderConfig, tz: Tz) -> Result<Renderer, RenderError> {
+        let sources = TEMPLATES
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string(), Path::new(n).to_path_buf()))
+            .collect();
+        Renderer::from_sources(sources, config, tz)
+    }
+
+    fn from_sources(
+        sources: Vec<(String, String, std::path::PathBuf)>,
+        config: &RenderConfig,
+        tz: Tz,
+    ) -> Result<Renderer, RenderError> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        for (name, source, path) in sources {
+            check_template_tags(&source)
+                .map_err(|e| template_error(&path.display().to_string(), e))?;
+            env.add_template_owned(name, source)
+                .map_err(|e| template_error(&path.display().to_string(), e))?;
+        }
+        Ok(Renderer {
+            env,
+            config: config.clone(),
+            tz,
+        })
+    }
+
+    fn limits(&self) -> SplitLimits {
+        SplitLimits {
+            budget: self.config.message_budget,
+            max_entities: self.config.max_entities,
+        }
+    }
+
+    /// Renders one template to formatted text, trimmed.
+    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Result<FormattedText, RenderError> {
+        let html = self
+            .env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| template_error(name, e))?;
+        let parsed = parse_html(html.trim())
+            .map_err(|e| template_error(name, format!("rendered output {e}")))?;
+        Ok(parsed.trimmed())
+    }
+
+    /// The brief as blocks: header, then per section a heading and its items (or the
+    /// one-line list), then the footer.
+    pub fn brief_blocks(&self, brief: &Brief, group: &str) -> Result<Vec<Block>, RenderError> {
+        let insights = insights_mode_name(self.config.insights);
+        let mut blocks = Vec::new();
+        let block = |text, keep_with_next| Block {
+            text,
+            keep_with_next,
+        };
+        blocks.push(block(
+            self.render(
+                "header.html",
+                context! {
+                    title => &brief.title,
+                    date => brief.date.to_string(),
+                    date_label => chinese_date(brief.date),
+                    summary => &brief.summary,
+                    overview => &brief.overview,
+                    item_count => brief.item_count(),
+                },
+            )?,
+            false,
+        ));
+        for section in &brief.sections {
+            let items: Vec<ItemView> = section
+                .items
+                .iter()
+                .map(|i| ItemView::new(i, self.tz))
+                .collect();
+            if section.is_quick_list {
+                blocks.push(block(
+                    self.render(
+                        "quick_items.html",
+                        context! { name => &section.name, items => &items },
+                    )?,
+                    false,
+                ));
+                continue;
+            }
+            blocks.push(block(
+                self.render(
+                    "section.html",
+                    context! { name => &section.name, count => items.len() },
+                )?,
+                true,
+            ));
+            for item in &items {
+                blocks.push(block(
+                    self.render(
+                        "item.html",
+                        context! { item => item, insights_mode => insights },
+                    )?,
+                    false,
+                ));
+            }
+        }
+        blocks.push(block(
+            self.render(
+                "footer.html",
+                context! { group => group, date => brief.date.to_string() },
+            )?,
+            false,
+        ));
+        Ok(blocks)
+    }
+
+    /// The brief as Telegram messages, numbered `(1/n)` when there is more than one.
+    pub fn brief_messages(
+        &self,
+        brief: &Brief,
+        group: &str,
+    ) -> Result<Vec<OutgoingMessage>, RenderError> {
+        let blocks = self.brief_blocks(brief, group)?;
+        Ok(number_parts(split_blocks(&blocks, self.limits()))
+            .iter()
+            .map(FormattedText::to_message)
+            .collect())
+    }
+
+    /// The reply to `/topic NAME`: one message. Items that do not fit are left to the next
+    /// page rather than cut.
+    pub fn topic_reply(
+        &self,
+        topic: &Topic,
+        items: &[Item],
+        total: usize,
+        offset: usize,
+    ) -> Result<OutgoingMessage, RenderError> {
+        let views: Vec<ItemView> = items.iter().map(|i| ItemView::new(i, self.tz)).collect();
+        let mut shown = views.len();
+        loop {
+            let text = self.render(
+                "topic_reply.html",
+                context! {
+                    topic => topic,
+                    items => &views[..shown],
+                    total => total,
+                    first => offset + 1,
+                    last => offset + shown,
+                },
+            )?;
+            let fits = text.char_count() <= self.config.message_budget + PART_NUMBER_RESERVE
+                && text.entities.len() <= self.config.max_entities;
+            if fits || shown <= 1 {
+                let parts = split_blocks(
+                    &[Block {
+                        text,
+                        keep_with_next: false,
+                    }],
+                    self.limits(),
+                );
+                return Ok(parts.first().cloned().unwrap_or_default().to_message());
+            }
+            shown -= 1;
+        }
+    }
+
+    /// The `/help` text.
+    pub fn help(&self, group: &str) -> Result<OutgoingMessage, RenderError> {
+        Ok(self
+            .render("help.html", context! { group => group })?
+            .to_message())
+    }
+
+    /// Renders every template with sample data, so that `check-config` finds errors
+    /// that only show when a template runs.
+    pub fn self_check(&self) -> Result<(), RenderError> {
+        let sample = crate::model::Item {
+            key: String::new(),
+            kind: crate::model::ItemKind::Brief,
+            brief_date: NaiveDate::MIN,
+            published_at: None,
+            section: "示例".into(),
+            position: 0,
+            title: "示例 <标题> & 引号\"".into(),
+            key_points: vec!["要点".into()],
+            insights: vec!["解读".into()],
+            impacts: vec![crate::model::Impact {
+                target: "股市".into(),
+                stance: crate::model::Stance {
+                    direction: Direction::Bullish,
+                    leaning: None,
+                    horizon: None,
+                    intensity: None,
+                },
+                label: "利多".into(),
+                note: String::new(),
+            }],
+            advice: vec!["建议".into()],
+            summary: "摘要".into(),
+            body: String::new(),
+            source_name: Some("来源".into()),
+            source_url: Some("https://example.com/a?b=1&c=2".into()),
+            categories: Vec::new(),
+            tags: Vec::new(),
+        };
+        let brief = Brief {
+            date: NaiveDate::MIN,
+            title: "示例".into(),
+            summary: vec!["摘要".into()],
+            cover_image: None,
+            overview: ImpactOverview::default(),
+            sections: vec![
+                crate::compose::BriefSection {
+                    name: "示例".into(),
+                    is_quick_list: false,
+                    items: vec![sample.clone()],
+                },
+                crate::compose::BriefSection {
+                    name: "更多".into(),
+                    is_quick_list: true,
+                    items: vec![sample.clone()],
+                },
+            ],
+        };
+        self.brief_messages(&brief, "@group")?;
+        let topic = Topic {
+            id: "sample".into(),
+            name: "示例".into(),
+            aliases: Vec::new(),
+            keywords: vec!["示例".into()],
+        };
+        self.topic_reply(&topic, &[sample], 1, 0)?;
+        self.topic_reply(&topic, &[], 0, 0)?;
+        self.help("@group")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,501 @@
+//! Telegram text: plain text plus entities, and the parser that turns our templates'
+//! HTML into it. We send text + entities, so Telegram never parses our markup; this parser
+//! accepts exactly the tags Telegram's HTML mode knows and rejects the rest by name.
+
+use serde::Serialize;
+
+/// One formatting span. Offsets are byte offsets into [`FormattedText::text`] while we
+/// work; they become UTF-16 code units only in [`FormattedText::to_message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    pub kind: EntityKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntityKind {
+    Bold,
+    Italic,
+    Underline,
+    Strikethrough,
+    Spoiler,
+    Code,
+    Pre { language: Option<String> },
+    TextLink { url: String },
+    Blockquote,
+    ExpandableBlockquote,
+}
+
+impl EntityKind {
+    /// The Bot API `MessageEntity.type`.
+    pub fn api_name(&self) -> &'static str {
+        match self {
+            EntityKind::Bold => "bold",
+            EntityKind::Italic => "italic",
+            EntityKind::Underline => "underline",
+            EntityKind::Strikethrough => "strikethrough",
+            EntityKind::Spoiler => "spoiler",
+            EntityKind::Code => "code",
+            EntityKind::Pre { .. } => "pre",
+            EntityKind::TextLink { .. } => "text_link",
+            EntityKind::Blockquote => "blockquote",
+            EntityKind::ExpandableBlockquote => "expandable_blockquote",
+        }
+    }
+}
+
+/// Text with entities, as Telegram stores a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormattedText {
+    pub text: String,
+    pub entities: Vec<Entity>,
+}
+
+/// A Bot API `MessageEntity`, offsets in UTF-16 code units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MessageEntity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub offset: usize,
+    pub length: usize,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub language: Option<String>,
+}
+
+/// A message ready for `sendMessage` (`text` + `entities`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OutgoingMessage {
+    pub text: String,
+    pub entities: Vec<MessageEntity>,
+}
+
+impl FormattedText {
+    pub fn plain(text: &str) -> FormattedText {
+        FormattedText {
+            text: text.to_string(),
+            entities: Vec::new(),
+        }
+    }
+
+    /// Appends `other`, shifting its entities.
+    pub fn append(&mut self, other: &FormattedText) {
+        let shift = self.text.len();
+        self.text.push_str(&other.text);
+        self.entities.extend(other.entities.iter().map(|e| Entity {
+            kind: e.kind.clone(),
+            start: e.start + shift,
+            end: e.end + shift,
+        }));
+    }
+
+    /// The part `[start, end)` (byte offsets on char boundaries), with the entities that
+    /// overlap it clipped to it: an entity cut here is closed, and reopened by the next part.
+    pub fn slice(&self, start: usize, end: usize) -> FormattedText {
+        let entities = self
+            .entities
+            .iter()
+            .filter(|e| e.start < end && e.end > start)
+            .map(|e| Entity {
+                kind: e.kind.clone(),
+                start: e.start.max(start) - start,
+                end: e.end.min(end) - start,
+            })
+            .filter(|e| e.end > e.start)
+            .collect();
+        FormattedText {
+            text: self.text[start..end].to_string(),
+            entities,
+        }
+    }
+
+    /// Removes leading and trailing whitespace, keeping entities aligned.
+    pub fn trimmed(&self) -> FormattedText {
+        let start = self.text.len() - self.text.trim_start().len();
+        let end = self.text.trim_end().len().max(start);
+        self.slice(start, end)
+    }
+
+    pub fn char_count(&self) -> usize {
+        self.text.chars().count()
+    }
+
+    /// Converts to the Bot API shape with UTF-16 offsets.
+    pub fn to_message(&self) -> OutgoingMessage {
+        let mut utf16_at = vec![0usize; self.text.len() + 1];
+        let mut units = 0;
+        for (i, c) in self.text.char_indices() {
+            utf16_at[i] = units;
+            units += c.len_utf16();
+        }
+        utf16_at[self.text.len()] = units;
+        let mut entities: Vec<&Entity> = self.entities.iter().collect();
+        // Outer entities first: Telegram expects entities sorted by offset.
+        entities.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        OutgoingMessage {
+            text: self.text.clone(),
+            entities: entities
+                .into_iter()
+                .map(|e| {
+                    let offset = utf16_at[e.start];
+                    MessageEntity {
+                        kind: e.kind.api_name().to_string(),
+                        offset,
+                        length: utf16_at[e.end] - offset,
+                        url: match &e.kind {
+                            EntityKind::TextLink { url } => Some(url.clone()),
+                            _ => None,
+                        },
+                        language: match &e.kind {
+                            EntityKind::Pre { language } => language.clone(),
+                            _ => None,
+                        },
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Tags Telegram's HTML mode knows.
+pub const SUPPORTED_TAGS: &[&str] = &[
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "tg-spoiler",
+    "span",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct HtmlError {
+    pub line: usize,
+    pub message: String,
+}
+
+fn unsupported(name: &str, line: usize) -> HtmlError {
+    HtmlError {
+        line,
+        message: format!(
+            "tag <{name}> is not supported by Telegram; use one of b, i, u, s, tg-spoiler, a, code, pre, blockquote (and a plain newline instead of <br> or <p>)"
+        ),
+    }
+}
+
+fn decode_entity(name: &str) -> Option<char> {
+    match name {
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => {
+            let number = name.strip_prefix('#')?;
+            let code = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => number.parse().ok()?,
+            };
+            char::from_u32(code)
+        }
+    }
+}
+
+/// Decodes `&lt;`-style references; an `&` that starts no known reference stays as it is.
+fn push_decoded(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        match after.find(';').filter(|&semi| semi <= 10) {
+            Some(semi) if decode_entity(&after[..semi]).is_some() => {
+                out.extend(decode_entity(&after[..semi]));
+                rest = &after[semi + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+struct OpenTag {
+    name: String,
+    kind: Option<EntityKind>,
+    start: usize,
+    line: usize,
+}
+
+fn parse_attributes(text: &str) -> Vec<(String, String)> {
+    let mut attrs = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let name_len = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let name = rest[..name_len].to_ascii_lowercase();
+        rest = rest[name_len..].trim_start();
+        let mut value = String::new();
+        if let Some(after_eq) = rest.strip_prefix('=') {
+            let after_eq = after_eq.trim_start();
+            let (raw, remaining) = match after_eq.chars().next() {
+                Some(q @ ('"' | '\'')) => {
+                    let body = &after_eq[1..];
+                    let end = body.find(q).unwrap_or(body.len());
+                    (&body[..end], body.get(end + 1..).unwrap_or(""))
+                }
+                _ => {
+                    let end = after_eq.find(char::is_whitespace).unwrap_or(after_eq.len());
+                    (&after_eq[..end], &after_eq[end..])
+                }
+            };
+            push_decoded(&mut value, raw);
+            rest = remaining.trim_start();
+        }
+        if !name.is_empty() {
+            attrs.push((name, value));
+        }
+    }
+    attrs
+}
+
+/// Parses Telegram-flavoured HTML into text and entities.
+pub fn parse_html(html: &str) -> Result<FormattedText, HtmlError> {
+    let mut out = FormattedText::default();
+    let mut stack: Vec<OpenTag> = Vec::new();
+    let mut line = 1;
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        let text = &rest[..lt];
+        line += text.matches('\n').count();
+        push_decoded(&mut out.text, text);
+        let after = &rest[lt + 1..];
+        let Some(gt) = after.find('>') else {
+            return Err(HtmlError {
+                line,
+                message:
+                    "'<' starts a tag that is never closed with '>'; write &lt; for a literal <"
+                        .to_string(),
+            });
+        };
+        let tag = &after[..gt];
+        rest = &after[gt + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            let name = name.trim().to_ascii_lowercase();
+            let Some(open) = stack.pop() else {
+                return Err(HtmlError {
+                    line,
+                    message: format!("closing tag </{name}> has no opening tag"),
+                });
+            };
+            if open.name != name {
+                return Err(HtmlError {
+                    line,
+                    message: format!(
+                        "closing tag </{name}> does not match <{}> opened at line {}",
+                        open.name, open.line
+                    ),
+                });
+            }
+            if let Some(kind) = open.kind
+                && out.text.len() > open.start
+            {
+                out.entities.push(Entity {
+                    kind,
+                    start: open.start,
+                    end: out.text.len(),
+                });
+            }
+            line += tag.matches('\n').count();
+            continue;
+        }
+        let name_len = tag
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(tag.len());
+        let name = tag[..name_len].to_ascii_lowercase();
+        if name.is_empty() {
+            return Err(HtmlError {
+                line,
+                message: format!("<{tag}> is not a tag; write &lt; for a literal <"),
+            });
+        }
+        let attrs = parse_attributes(&tag[name_len..]);
+        let attr = |key: &str| attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let kind = match name.as_str() {
+            "b" | "strong" => Some(EntityKind::Bold),
+            "i" | "em" => Some(EntityKind::Italic),
+            "u" | "ins" => Some(EntityKind::Underline),
+            "s" | "strike" | "del" => Some(EntityKind::Strikethrough),
+            "tg-spoiler" => Some(EntityKind::Spoiler),
+            "span" if attr("class").as_deref() == Some("tg-spoiler") => Some(EntityKind::Spoiler),
+            "span" => {
+                return Err(HtmlError {
+                    line,
+                    message: "<span> is supported only as <span class=\"tg-spoiler\">".to_string(),
+                });
+            }
+            "a" => match attr("href").filter(|h| !h.trim().is_empty()) {
+                Some(url) => Some(EntityKind::TextLink {
+                    url: url.trim().to_string(),
+                }),
+                None => {
+                    return Err(HtmlError {
+                        line,
+                        message: "<a> needs an href".to_string(),
+                    });
+                }
+            },
+            "code" => {
+                let language =
+                    attr("class").and_then(|c| c.strip_prefix("language-").map(str::to_string));
+                match stack.last_mut() {
+                    // <pre><code class="language-x"> is one pre entity with a language.
+                    Some(OpenTag {
+                        kind:
+                            Some(EntityKind::Pre {
+                                language: pre_language,
+                            }),
+                        ..
+                    }) => {
+                        if language.is_some() {
+                            *pre_language = language;
+                        }
+                        None
+                    }
+                    _ => Some(EntityKind::Code),
+                }
+            }
+            "pre" => Some(EntityKind::Pre { language: None }),
+            "blockquote" => Some(if attrs.iter().any(|(k, _)| k == "expandable") {
+                EntityKind::ExpandableBlockquote
+            } else {
+                EntityKind::Blockquote
+            }),
+            other => return Err(unsupported(other, line)),
+        };
+        stack.push(OpenTag {
+            name,
+            kind,
+            start: out.text.len(),
+            line,
+        });
+        line += tag.matches('\n').count();
+    }
+    push_decoded(&mut out.text, rest);
+    if let Some(open) = stack.pop() {
+        return Err(HtmlError {
+            line: open.line,
+            message: format!("tag <{}> is never closed", open.name),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks a template's literal tags (outside `{{ }}`, `{% %}` and `{# #}`) against the
+/// tags Telegram supports, so a bad template is refused when it is loaded.
+pub fn check_template_tags(source: &str) -> Result<(), HtmlError> {
+    let mut line = 1;
+    let mut rest = source;
+    while !rest.is_empty() {
+        let next_code = rest
+            .find("{{")
+            .into_iter()
+            .chain(rest.find("{%"))
+            .chain(rest.find("{#"))
+            .min();
+        let next_tag = rest.find('<');
+        match (next_code, next_tag) {
+            (Some(code), tag) if tag.is_none_or(|t| code < t) => {
+                let close = match &rest[code..code + 2] {
+                    "{{" => "}}",
+                    "{%" => "%}",
+                    _ => "#}",
+                };
+                line += rest[..code].matches('\n').count();
+                let body = &rest[code + 2..];
+                let end = body.find(close).map_or(body.len(), |e| e + 2);
+                line += body[..end.min(body.len())].matches('\n').count();
+                rest = &body[end.min(body.len())..];
+            }
+            (_, Some(tag)) => {
+                line += rest[..tag].matches('\n').count();
+                let after = rest[tag + 1..].trim_start_matches('/');
+                let name: String = after
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if !name.is_empty() && !SUPPORTED_TAGS.contains(&name.as_str()) {
+                    return Err(unsupported(&name, line));
+                }
+                rest = &rest[tag + 1..];
+            }
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_tags_become_entities_with_utf16_offsets() {
+        let t =
+            parse_html("😀<b>黄金 <i>利多</i></b>\n<a href=\"https://x.y/?a=1&amp;b=2\">链接</a>")
+                .unwrap();
+        assert_eq!(t.text, "😀黄金 利多\n链接");
+        let m = t.to_message();
+        assert_eq!(m.entities[0].kind, "bold");
+        assert_eq!((m.entities[0].offset, m.entities[0].length), (2, 5));
+        assert_eq!(m.entities[1].kind, "italic");
+        assert_eq!((m.entities[1].offset, m.entities[1].length), (5, 2));
+        assert_eq!(m.entities[2].url.as_deref(), Some("https://x.y/?a=1&b=2"));
+    }
+
+    #[test]
+    fn escapes_decode_to_literal_text() {
+        let t = parse_html("&lt;script&gt; &amp; &#x27;x&#x2f; R&D").unwrap();
+        assert_eq!(t.text, "<script> & 'x/ R&D");
+        assert!(t.entities.is_empty());
+    }
+
+    #[test]
+    fn unsupported_and_broken_markup_is_refused() {
+        assert!(parse_html("a<br>b").unwrap_err().message.contains("<br>"));
+        assert!(parse_html("<b>x</i>").is_err());
+        assert!(parse_html("<b>x").is_err());
+        assert!(parse_html("1 < 2").is_err());
+        let pre = parse_html("<pre><code class=\"language-rust\">fn</code></pre>").unwrap();
+        assert_eq!(pre.entities.len(), 1);
+        assert_eq!(
+            pre.entities[0].kind,
+            EntityKind::Pre {
+                language: Some("rust".into())
+            }
+        );
+        let q = parse_html("<blockquote expandable>x</blockquote>").unwrap();
+        assert_eq!(q.entities[0].kind, EntityKind::ExpandableBlockquote);
+    }
+
+    #[test]
+    fn template_tags_are_checked_outside_code() {
+        assert!(check_template_tags("<b>{{ a < b }}</b>{% if x<y %}{% endif %}").is_ok());
+        let err = check_template_tags("ok\n<p>{{ x }}</p>").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+}

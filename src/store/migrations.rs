@@ -1,0 +1,72 @@
+//! Versioned schema. Each entry runs once, in order, inside a transaction; the version
+//! reached is kept in `PRAGMA user_version`. Never edit a shipped entry: add a new one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: documents, items, impacts, topic links.
+    r#"
+CREATE TABLE documents (
+    key          TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    brief_date   TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    summary      TEXT NOT NULL,
+    cover_image  TEXT,
+    sections     TEXT NOT NULL,
+    source_path  TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    ingested_at  INTEGER NOT NULL
+);
+CREATE INDEX documents_by_date ON documents (brief_date, kind);
+
+CREATE TABLE items (
+    key          TEXT PRIMARY KEY,
+    doc_key      TEXT NOT NULL REFERENCES documents (key) ON DELETE CASCADE,
+    kind         TEXT NOT NULL,
+    brief_date   TEXT NOT NULL,
+    published_at INTEGER,
+    sort_at      INTEGER NOT NULL,
+    section      TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    title        TEXT NOT NULL,
+    key_points   TEXT NOT NULL,
+    insights     TEXT NOT NULL,
+    advice       TEXT NOT NULL,
+    summary      TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    source_name  TEXT,
+    source_url   TEXT,
+    categories   TEXT NOT NULL,
+    tags         TEXT NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX items_by_date ON items (brief_date);
+CREATE INDEX items_by_doc ON items (doc_key);
+
+CREATE TABLE impacts (
+    item_key  TEXT NOT NULL REFERENCES items (key) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    target    TEXT NOT NULL,
+    label     TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    leaning   TEXT,
+    horizon   TEXT,
+    intensity TEXT,
+    note      TEXT NOT NULL,
+    PRIMARY KEY (item_key, position)
+) WITHOUT ROWID;
+
+-- sort_at is copied from items so that "newest items of a topic" is one index range scan.
+CREATE TABLE item_topics (
+    topic_id TEXT NOT NULL,
+    sort_at  INTEGER NOT NULL,
+    item_key TEXT NOT NULL REFERENCES items (key) ON DELETE CASCADE,
+    PRIMARY KEY (topic_id, sort_at, item_key)
+) WITHOUT ROWID;
+CREATE INDEX item_topics_by_item ON item_topics (item_key);
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
+];

@@ -1,0 +1,520 @@
+//! Store: one SQLite file (bundled SQLite, WAL mode) holding documents, items, their
+//! impacts and topic links.
+
+mod migrations;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use crate::model::{
+    Direction, DocumentMeta, Horizon, Impact, Intensity, Item, ItemKind, Leaning, ParsedDocument,
+    Stance,
+};
+use crate::topics::TopicCatalog;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the database folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} has schema version {found}, newer than this ecobrief knows ({known}); upgrade ecobrief"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database holds malformed data: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What saving one document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Same content as stored: nothing written.
+    Unchanged {
+        items: usize,
+    },
+    Saved {
+        items: usize,
+    },
+}
+
+fn to_json(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn from_json(text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
+}
+
+fn direction_str(d: Direction) -> &'static str {
+    match d {
+        Direction::Bullish => "bullish",
+        Direction::Bearish => "bearish",
+        Direction::Neutral => "neutral",
+        Direction::Unknown => "unknown",
+    }
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|e| StoreError::Corrupt(format!("value {text:?}: {e}")))
+}
+
+fn enum_str<T: serde::Serialize>(value: &T) -> Option<String> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// The instant an item sorts by: its time, else the start of its day (UTC), so that
+/// undated items of a day sort after the timed news of the day before.
+fn sort_at(item: &Item) -> i64 {
+    item.published_at.map_or_else(
+        || {
+            item.brief_date
+                .and_hms_opt(0, 0, 0)
+                .map_or(0, |t| t.and_utc().timestamp())
+        },
+        |t| t.timestamp(),
+    )
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Store::init(conn, path.to_path_buf())
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    }
+
+    fn init(mut conn: Connection, path: PathBuf) -> Result<Store> {
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        // WAL lets readers (the bot answering /topic) run while a writer ingests;
+        // NORMAL sync is durable across process crashes, which is what WAL needs.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open_err)?;
+        let known = migrations::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path,
+                found: version,
+                known,
+            });
+        }
+        for (index, sql) in migrations::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(version as usize)
+        {
+            let tx = conn.transaction().map_err(open_err)?;
+            tx.execute_batch(sql).map_err(open_err)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)
+                .map_err(open_err)?;
+            tx.commit().map_err(open_err)?;
+        }
+        Ok(Store { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Starts a batch of writes that commits as one transaction; each document in it is
+    /// saved all-or-nothing.
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        Ok(Batch {
+            tx: self.conn.transaction()?,
+        })
+    }
+
+    /// Saves one document in its own transaction.
+    pub fn save_document(
+        &mut self,
+        doc: &ParsedDocument,
+        topics: &TopicCatalog,
+    ) -> Result<SaveOutcome> {
+        let mut batch = self.batch()?;
+        let outcome = batch.save(doc, topics)?;
+        batch.commit()?;
+        Ok(outcome)
+    }
+
+    pub fn meta_value(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta_value(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Rebuilds every topic link when the topics changed since they were made.
+    /// Returns whether anything was rebuilt.
+    pub fn sync_topics(&mut self, topics: &TopicCatalog) -> Result<bool> {
+        if self.meta_value("topics_fingerprint")?.as_deref() == Some(topics.fingerprint.as_str()) {
+            return Ok(false);
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM item_topics", [])?;
+        {
+            let mut select = tx.prepare("SELECT * FROM items")?;
+            let mut impacts = tx.prepare_cached(IMPACTS_SQL)?;
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO item_topics (topic_id, sort_at, item_key) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut rows = select.query([])?;
+            while let Some(row) = rows.next()? {
+                let mut item = item_from_row(row)?;
+                item.impacts = load_impacts(&mut impacts, &item.key)?;
+                let at = sort_at(&item);
+                for id in topics.topics_for(&item) {
+                    insert.execute(params![id, at, item.key])?;
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('topics_fingerprint', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [&topics.fingerprint],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The structured brief document of `date`, if one was ingested.
+    pub fn brief_document(&self, date: NaiveDate) -> Result<Option<DocumentMeta>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, kind, brief_date, title, summary, cover_image, sections, source_path, content_hash
+             FROM documents WHERE brief_date = ?1 AND kind = 'brief'
+             ORDER BY ingested_at DESC LIMIT 1",
+        )?;
+        let row = stmt
+            .query_row([date.to_string()], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, String>(8)?,
+                ))
+            })
+            .optional()?;
+        let Some((key, day, title, summary, cover_image, sections, source_path, content_hash)) =
+            row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(DocumentMeta {
+            key,
+            kind: ItemKind::Brief,
+            brief_date: parse_day(&day)?,
+            title,
+            summary: from_json(&summary)?,
+            cover_image,
+            sections: from_json(&sections)?,
+            source_path,
+            content_hash,
+        }))
+    }
+
+    /// Every item that belongs to the brief of `date`, each with the key of its document.
+    pub fn items_for_date(&self, date: NaiveDate) -> Result<Vec<(String, Item)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT * FROM items WHERE brief_date = ?1 ORDER BY doc_key, position, sort_at",
+        )?;
+        let mut impacts = self.conn.prepare_cached(IMPACTS_SQL)?;
+        let mut rows = stmt.query([date.to_string()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let doc_key: String = row.get("doc_key")?;
+            let mut item = item_from_row(row)?;
+            item.impacts = load_impacts(&mut impacts, &item.key)?;
+            out.push((doc_key, item));
+        }
+        Ok(out)
+    }
+
+    /// The newest items of a topic, `limit` from `offset`.
+    pub fn items_for_topic(
+        &self,
+        topic_id: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<Item>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT items.* FROM item_topics JOIN items ON items.key = item_topics.item_key
+             WHERE item_topics.topic_id = ?1
+             ORDER BY item_topics.sort_at DESC, item_topics.item_key DESC
+             LIMIT ?2 OFFSET ?3",
+        )?;
+        let mut impacts = self.conn.prepare_cached(IMPACTS_SQL)?;
+        let mut rows = stmt.query(params![topic_id, limit as i64, offset as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut item = item_from_row(row)?;
+            item.impacts = load_impacts(&mut impacts, &item.key)?;
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    pub fn count_for_topic(&self, topic_id: &str) -> Result<usize> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM item_topics WHERE topic_id = ?1")?;
+        let n: i64 = stmt.query_row([topic_id], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// Item counts per topic id, for items at or after `since` (all items when `None`).
+    pub fn topic_counts(&self, since: Option<DateTime<Utc>>) -> Result<HashMap<String, usize>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT topic_id, COUNT(*) FROM item_topics WHERE sort_at >= ?1 GROUP BY topic_id",
+        )?;
+        let since = since.map_or(i64::MIN, |t| t.timestamp());
+        let rows = stmt.query_map([since], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, n) = row?;
+            out.insert(id, n as usize);
+        }
+        Ok(out)
+    }
+
+    pub fn item_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+}
+
+fn parse_day(text: &str) -> Result<NaiveDate> {
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("date {text:?}: {e}")))
+}
+
+const IMPACTS_SQL: &str = "SELECT target, label, direction, leaning, horizon, intensity, note
+     FROM impacts WHERE item_key = ?1 ORDER BY position";
+
+fn load_impacts(stmt: &mut rusqlite::CachedStatement<'_>, key: &str) -> Result<Vec<Impact>> {
+    let mut rows = stmt.query([key])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let opt = |i: usize| -> rusqlite::Result<Option<String>> { row.get(i) };
+        out.push(Impact {
+            target: row.get(0)?,
+            label: row.get(1)?,
+            stance: Stance {
+                direction: parse_enum(&row.get::<_, String>(2)?)?,
+                leaning: opt(3)?.map(|s| parse_enum::<Leaning>(&s)).transpose()?,
+                horizon: opt(4)?.map(|s| parse_enum::<Horizon>(&s)).transpose()?,
+                intensity: opt(5)?.map(|s| parse_enum::<Intensity>(&s)).transpose()?,
+            },
+            note: row.get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+fn item_from_row(row: &Row<'_>) -> Result<Item> {
+    let kind: String = row.get("kind")?;
+    let published_at: Option<i64> = row.get("published_at")?;
+    Ok(Item {
+        key: row.get("key")?,
+        kind: ItemKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("item kind {kind:?}")))?,
+        brief_date: parse_day(&row.get::<_, String>("brief_date")?)?,
+        published_at: published_at.and_then(|t| DateTime::from_timestamp(t, 0)),
+        section: row.get("section")?,
+        position: row.get("position")?,
+        title: row.get("title")?,
+        key_points: from_json(&row.get::<_, String>("key_points")?)?,
+        insights: from_json(&row.get::<_, String>("insights")?)?,
+        impacts: Vec::new(),
+        advice: from_json(&row.get::<_, String>("advice")?)?,
+        summary: row.get("summary")?,
+        body: row.get("body")?,
+        source_name: row.get("source_name")?,
+        source_url: row.get("source_url")?,
+        categories: from_json(&row.get::<_, String>("categories")?)?,
+        tags: from_json(&row.get::<_, String>("tags")?)?,
+    })
+}
+
+/// A group of writes committed together (see [`Store::batch`]).
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Batch<'_> {
+    /// Saves a document and replaces the items it had before; a failure leaves the store
+    /// as it was before this document.
+    pub fn save(&mut self, doc: &ParsedDocument, topics: &TopicCatalog) -> Result<SaveOutcome> {
+        let stored_hash: Option<String> = self
+            .tx
+            .prepare_cached("SELECT content_hash FROM documents WHERE key = ?1")?
+            .query_row([&doc.meta.key], |r| r.get(0))
+            .optional()?;
+        if stored_hash.as_deref() == Some(doc.meta.content_hash.as_str()) {
+            return Ok(SaveOutcome::Unchanged {
+                items: doc.items.len(),
+            });
+        }
+        let sp = self.tx.savepoint()?;
+        let now = Utc::now().timestamp();
+        let meta = &doc.meta;
+        sp.prepare_cached(
+            "INSERT INTO documents (key, kind, brief_date, title, summary, cover_image, sections, source_path, content_hash, ingested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, brief_date = excluded.brief_date,
+               title = excluded.title, summary = excluded.summary, cover_image = excluded.cover_image,
+               sections = excluded.sections, source_path = excluded.source_path,
+               content_hash = excluded.content_hash, ingested_at = excluded.ingested_at",
+        )?
+        .execute(params![
+            meta.key,
+            meta.kind.as_str(),
+            meta.brief_date.to_string(),
+            meta.title,
+            to_json(&meta.summary),
+            meta.cover_image,
+            to_json(&meta.sections),
+            meta.source_path,
+            meta.content_hash,
+            now
+        ])?;
+        // The document's previous items go; those still in it come back below.
+        sp.prepare_cached("DELETE FROM items WHERE doc_key = ?1")?
+            .execute([&meta.key])?;
+        for item in &doc.items {
+            // An item may have moved here from another document (same URL or title).
+            sp.prepare_cached("DELETE FROM items WHERE key = ?1")?
+                .execute([&item.key])?;
+            let at = sort_at(item);
+            sp.prepare_cached(
+                "INSERT INTO items (key, doc_key, kind, brief_date, published_at, sort_at, section, position, title,
+                   key_points, insights, advice, summary, body, source_name, source_url, categories, tags, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            )?
+            .execute(params![
+                item.key,
+                meta.key,
+                item.kind.as_str(),
+                item.brief_date.to_string(),
+                item.published_at.map(|t| t.timestamp()),
+                at,
+                item.section,
+                item.position,
+                item.title,
+                to_json(&item.key_points),
+                to_json(&item.insights),
+                to_json(&item.advice),
+                item.summary,
+                item.body,
+                item.source_name,
+                item.source_url,
+                to_json(&item.categories),
+                to_json(&item.tags),
+                now
+            ])?;
+            let mut insert_impact = sp.prepare_cached(
+                "INSERT INTO impacts (item_key, position, target, label, direction, leaning, horizon, intensity, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for (position, impact) in item.impacts.iter().enumerate() {
+                insert_impact.execute(params![
+                    item.key,
+                    position as i64,
+                    impact.target,
+                    impact.label,
+                    direction_str(impact.stance.direction),
+                    impact.stance.leaning.as_ref().and_then(enum_str),
+                    impact.stance.horizon.as_ref().and_then(enum_str),
+                    impact.stance.intensity.as_ref().and_then(enum_str),
+                    impact.note
+                ])?;
+            }
+            let mut insert_topic = sp.prepare_cached(
+                "INSERT OR IGNORE INTO item_topics (topic_id, sort_at, item_key) VALUES (?1, ?2, ?3)",
+            )?;
+            for id in topics.topics_for(item) {
+                insert_topic.execute(params![id, at, item.key])?;
+            }
+        }
+        sp.commit()?;
+        Ok(SaveOutcome::Saved {
+            items: doc.items.len(),
+        })
+    }
+
+    pub fn commit(self) -> Result<()> {
+        self.tx.commit()?;
+        Ok(())
+    }
+}
