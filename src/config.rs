@@ -147,7 +147,16 @@ impl Default for BriefConfig {
             default_title: "每日经济简报".to_string(),
             quick_section: "更多动态".to_string(),
             commentary_section: "观点".to_string(),
-            category_sections: BTreeMap::new(),
+            category_sections: [
+                ("sina_us_stock", "金融市场与宏观经济"),
+                ("sina_hk_stock", "金融市场与宏观经济"),
+                ("sina_commodity", "金融市场与宏观经济"),
+                ("sina_tech", "行业趋势与科技创新"),
+                ("sina_china", "中国国内动态"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
             overview_targets: 5,
         }
     }

@@ -1,0 +1,134 @@
+//! The `ecobrief` binary as a user runs it.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::repo_path;
+use ecobrief::render::text::OutgoingMessage;
+
+fn ecobrief(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecobrief"))
+        .current_dir(repo_path(""))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn preview_prints_the_sample_day_as_json_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let out = ecobrief(
+        &db,
+        &["preview", "--date", "2026-03-12", "--format", "json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let messages: Vec<OutgoingMessage> =
+        serde_json::from_str(&stdout(&out)).expect("a JSON array of messages");
+    assert!(messages.len() >= 2);
+    common::assert_telegram_valid(&messages);
+    let raw: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let first = &raw[0]["entities"][0];
+    assert_eq!(first["type"], "bold");
+    assert!(first["offset"].is_u64() && first["length"].is_u64());
+
+    let text = ecobrief(&db, &["preview", "--date", "2026-03-12"]);
+    assert!(text.status.success());
+    assert!(
+        stdout(&text).contains("──────── message 2/"),
+        "separator between messages"
+    );
+}
+
+#[test]
+fn preview_of_an_empty_day_exits_1_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ecobrief(
+        &dir.path().join("e.db"),
+        &["preview", "--date", "2031-01-01"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no items for 2031-01-01"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "never an empty post");
+}
+
+#[test]
+fn ingest_reports_each_file_and_fails_if_any_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("i.db");
+    let bad = dir.path().join("broken.md");
+    std::fs::write(&bad, "---\ntitle: x\n").unwrap();
+    let samples = repo_path("samples");
+    let out = ecobrief(
+        &db,
+        &["ingest", samples.to_str().unwrap(), bad.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("ok     ") && text.contains("brief-2026-03-12.md ("),
+        "{text}"
+    );
+    assert!(
+        text.contains("broken.md: line 1: front matter is opened with --- but never closed"),
+        "{text}"
+    );
+    assert!(text.contains("1 failed"), "{text}");
+
+    let topic = ecobrief(&db, &["topic", "GOLD", "--format", "json"]);
+    assert!(topic.status.success(), "{}", stderr(&topic));
+    let replies: Vec<OutgoingMessage> = serde_json::from_str(&stdout(&topic)).unwrap();
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].text.contains("黄金"));
+
+    let unknown = ecobrief(&db, &["topic", "no-such-topic"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("no topic named"));
+
+    let topics = ecobrief(&db, &["topics"]);
+    assert!(stdout(&topics).lines().count() >= 12);
+}
+
+#[test]
+fn check_config_passes_on_the_shipped_config_and_names_bad_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = ecobrief(&dir.path().join("c.db"), &["check-config"]);
+    assert!(ok.status.success(), "{}{}", stdout(&ok), stderr(&ok));
+    assert!(stdout(&ok).contains("ok     templates"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "timezone = \"Mars/Olympus\"\n").unwrap();
+    let out = ecobrief(
+        &dir.path().join("c.db"),
+        &["--config", bad.to_str().unwrap(), "check-config"],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.toml") && err.contains("timezone") && err.contains("Mars/Olympus"),
+        "{err}"
+    );
+
+    std::fs::write(&bad, "[render]\nbudjet = 10\n").unwrap();
+    let out = ecobrief(
+        &dir.path().join("c.db"),
+        &["--config", bad.to_str().unwrap(), "check-config"],
+    );
+    assert!(stderr(&out).contains("budjet"), "{}", stderr(&out));
+}
