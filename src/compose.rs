@@ -183,7 +183,7 @@ fn overview<'a>(items: impl Iterator<Item = &'a Item>, top: usize) -> ImpactOver
         }
     }
     // Stable sort: equal counts keep the order the brief mentions them in.
-    targets.sort_by(|a, b| b.count.cmp(&a.count));
+    targets.sort_by_key(|t| std::cmp::Reverse(t.count));
     targets.truncate(top);
     out.top_targets = targets;
     out

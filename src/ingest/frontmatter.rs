@@ -64,8 +64,7 @@ pub fn split_front_matter(
     let opened_at = line_no;
     let yaml_start = offset + first.len();
     let mut pos = yaml_start;
-    let mut current_line = opened_at + 1;
-    for line in text[yaml_start..].split_inclusive('\n') {
+    for (current_line, line) in (opened_at + 1..).zip(text[yaml_start..].split_inclusive('\n')) {
         let fence = line.trim_end();
         if fence == "---" || fence == "..." {
             let raw = &text[yaml_start..pos];
@@ -74,7 +73,6 @@ pub fn split_front_matter(
             return Ok((Some(fm), body, current_line + 1));
         }
         pos += line.len();
-        current_line += 1;
     }
     Err(FrontMatterError::NotClosed { opened_at })
 }

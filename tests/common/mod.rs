@@ -18,13 +18,15 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// A config that uses the repo's topics, templates and samples and a database in `dir`.
 pub fn test_config(dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.database = dir.join("test.db");
-    config.topics_file = repo_path("config/topics.toml");
+    let mut config = Config {
+        database: dir.join("test.db"),
+        topics_file: repo_path("config/topics.toml"),
+        sources: vec![SourceConfig::Dir {
+            path: repo_path("samples"),
+        }],
+        ..Config::default()
+    };
     config.render.templates_dir = repo_path("templates");
-    config.sources = vec![SourceConfig::Dir {
-        path: repo_path("samples"),
-    }];
     config
 }
 
