@@ -131,6 +131,31 @@ pub struct Item {
     pub tags: Vec<String>,
 }
 
+impl Item {
+    /// An item with only its identity and title; the parsers fill in what their shape has.
+    pub fn new(kind: ItemKind, key: String, brief_date: NaiveDate, title: String) -> Item {
+        Item {
+            key,
+            kind,
+            brief_date,
+            published_at: None,
+            section: String::new(),
+            position: 0,
+            title,
+            key_points: Vec::new(),
+            insights: Vec::new(),
+            impacts: Vec::new(),
+            advice: Vec::new(),
+            summary: String::new(),
+            body: String::new(),
+            source_name: None,
+            source_url: None,
+            categories: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+}
+
 /// Document-level facts a brief needs beyond its items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentMeta {

@@ -86,32 +86,20 @@ fn item() -> impl Strategy<Value = Item> {
         prop::collection::vec(impact(), 0..4),
         0u8..4,
     )
-        .prop_map(|(title, key_points, insights, impacts, section)| Item {
-            key: String::new(),
-            kind: if section == 3 {
-                ItemKind::Quick
+        .prop_map(|(title, key_points, insights, impacts, section)| {
+            let (kind, section) = if section == 3 {
+                (ItemKind::Quick, "更多动态".to_string())
             } else {
-                ItemKind::Brief
-            },
-            brief_date: NaiveDate::from_ymd_opt(2026, 3, 12).unwrap(),
-            published_at: None,
-            section: if section == 3 {
-                "更多动态".into()
-            } else {
-                format!("板块{section}")
-            },
-            position: 0,
-            title,
-            key_points,
-            insights,
-            impacts,
-            advice: Vec::new(),
-            summary: String::new(),
-            body: String::new(),
-            source_name: None,
-            source_url: None,
-            categories: Vec::new(),
-            tags: Vec::new(),
+                (ItemKind::Brief, format!("板块{section}"))
+            };
+            let day = NaiveDate::from_ymd_opt(2026, 3, 12).unwrap();
+            Item {
+                section,
+                key_points,
+                insights,
+                impacts,
+                ..Item::new(kind, String::new(), day, title)
+            }
         })
 }
 

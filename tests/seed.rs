@@ -49,7 +49,10 @@ fn seed_brief_preview_shows_every_title_key_point_and_impact_target() {
         return;
     };
     let mut t = spawn_app();
-    let report = t.app.ingest_paths(std::slice::from_ref(&dir), None).unwrap();
+    let report = t
+        .app
+        .ingest_paths(std::slice::from_ref(&dir), None)
+        .unwrap();
     assert_eq!(report.failed(), 0, "{:?}", report.lines());
     let (_, messages) = t.app.brief_messages("2026-02-05".parse().unwrap()).unwrap();
     assert_telegram_valid(&messages);

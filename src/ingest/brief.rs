@@ -181,24 +181,16 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
             }
             None => None,
         };
+        let key = item_key(None, &builder.title, ctx.day);
         out.items.push(Item {
-            key: item_key(None, &builder.title, ctx.day),
-            kind: ItemKind::Brief,
-            brief_date: ctx.day,
             published_at,
             section: builder.section,
             position: *position,
-            title: builder.title,
             key_points: builder.key_points,
             insights: builder.insights,
             impacts: builder.impacts,
             advice: builder.advice,
-            summary: String::new(),
-            body: String::new(),
-            source_name: None,
-            source_url: None,
-            categories: Vec::new(),
-            tags: Vec::new(),
+            ..Item::new(ItemKind::Brief, key, ctx.day, builder.title)
         });
         *position += 1;
     };
@@ -275,24 +267,11 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
         if text.is_empty() {
             continue;
         }
+        let key = item_key(None, &text, ctx.day);
         out.items.push(Item {
-            key: item_key(None, &text, ctx.day),
-            kind: ItemKind::Quick,
-            brief_date: ctx.day,
-            published_at: None,
             section: section.clone(),
             position,
-            title: text,
-            key_points: Vec::new(),
-            insights: Vec::new(),
-            impacts: Vec::new(),
-            advice: Vec::new(),
-            summary: String::new(),
-            body: String::new(),
-            source_name: None,
-            source_url: None,
-            categories: Vec::new(),
-            tags: Vec::new(),
+            ..Item::new(ItemKind::Quick, key, ctx.day, text)
         });
         position += 1;
     }

@@ -322,15 +322,7 @@ fn parse_article(
     let tags = fm.list("tags");
     let key = item_key(source_url.as_deref(), &title, ctx.day);
     let item = Item {
-        key: key.clone(),
-        kind: ItemKind::Article,
-        brief_date: ctx.day,
         published_at: instant,
-        section: String::new(),
-        position: 0,
-        title: title.clone(),
-        key_points: Vec::new(),
-        insights: Vec::new(),
         impacts: parsed.impacts,
         advice: parsed.advice,
         summary,
@@ -339,6 +331,7 @@ fn parse_article(
         source_url,
         categories,
         tags,
+        ..Item::new(ItemKind::Article, key.clone(), ctx.day, title.clone())
     };
     Ok(ParsedDocument {
         meta: DocumentMeta {
@@ -364,23 +357,10 @@ fn parse_commentary(body: &str, ctx: &DocContext) -> Result<ParsedDocument, Inge
     }
     let key = item_key(None, &title, ctx.day);
     let item = Item {
-        key: key.clone(),
-        kind: ItemKind::Commentary,
-        brief_date: ctx.day,
-        published_at: None,
         section: ctx.commentary_section.clone(),
-        position: 0,
-        title: title.clone(),
-        key_points: Vec::new(),
-        insights: Vec::new(),
-        impacts: Vec::new(),
-        advice: Vec::new(),
         summary,
         body,
-        source_name: None,
-        source_url: None,
-        categories: Vec::new(),
-        tags: Vec::new(),
+        ..Item::new(ItemKind::Commentary, key.clone(), ctx.day, title.clone())
     };
     Ok(ParsedDocument {
         meta: DocumentMeta {

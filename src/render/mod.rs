@@ -368,33 +368,28 @@ impl Renderer {
     /// that only show when a template runs.
     pub fn self_check(&self) -> Result<(), RenderError> {
         let sample = crate::model::Item {
-            key: String::new(),
-            kind: crate::model::ItemKind::Brief,
-            brief_date: NaiveDate::MIN,
-            published_at: None,
             section: "示例".into(),
-            position: 0,
-            title: "示例 <标题> & 引号\"".into(),
             key_points: vec!["要点".into()],
             insights: vec!["解读".into()],
             impacts: vec![crate::model::Impact {
                 target: "股市".into(),
                 stance: crate::model::Stance {
                     direction: Direction::Bullish,
-                    leaning: None,
-                    horizon: None,
-                    intensity: None,
+                    ..crate::model::Stance::UNKNOWN
                 },
                 label: "利多".into(),
                 note: String::new(),
             }],
             advice: vec!["建议".into()],
             summary: "摘要".into(),
-            body: String::new(),
             source_name: Some("来源".into()),
             source_url: Some("https://example.com/a?b=1&c=2".into()),
-            categories: Vec::new(),
-            tags: Vec::new(),
+            ..crate::model::Item::new(
+                crate::model::ItemKind::Brief,
+                String::new(),
+                NaiveDate::MIN,
+                "示例 <标题> & 引号\"".into(),
+            )
         };
         let brief = Brief {
             date: NaiveDate::MIN,
