@@ -147,6 +147,8 @@ proptest! {
         for (i, m) in messages.iter().enumerate() {
             let body = strip_part_number(&m.text, i, n);
             prop_assert!(body.chars().count() <= budget, "part {} has {} chars", i, body.chars().count());
+            let last_line = body.lines().last().unwrap_or("");
+            prop_assert!(!last_line.starts_with('▍'), "part {} ends with a section heading", i);
             rest = rest.trim_start();
             prop_assert!(rest.starts_with(body), "part {} is not the next stretch of the text", i);
             rest = &rest[body.len()..];

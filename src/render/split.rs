@@ -26,26 +26,41 @@ pub struct SplitLimits {
 /// part numbers; [`number_parts`] adds them.
 pub fn split_blocks(blocks: &[Block], limits: SplitLimits) -> Vec<FormattedText> {
     let mut joined = FormattedText::default();
-    let mut preferred_cuts = Vec::new();
-    for (index, block) in blocks.iter().enumerate() {
+    let mut hints = CutHints::default();
+    // End of the previous block's text, if that block was a heading.
+    let mut heading_end: Option<usize> = None;
+    for block in blocks {
         let text = block.text.trimmed();
         if text.text.is_empty() {
             continue;
         }
         if !joined.text.is_empty() {
             joined.append(&FormattedText::plain("\n\n"));
-            let after_heading = blocks[..index]
-                .iter()
-                .rev()
-                .find(|b| !b.text.text.trim().is_empty())
-                .is_some_and(|b| b.keep_with_next);
-            if !after_heading {
-                preferred_cuts.push(joined.text.len());
+            match heading_end.take() {
+                Some(end) => hints.forbidden.push((end, joined.text.len())),
+                None => hints.preferred.push(joined.text.len()),
             }
         }
         joined.append(&text);
+        heading_end = block.keep_with_next.then_some(joined.text.len());
     }
-    split_text(&joined, &preferred_cuts, limits)
+    split_text(&joined, &hints, limits)
+}
+
+/// Where the splitter should and should not cut, as byte offsets into the joined text.
+#[derive(Debug, Clone, Default)]
+pub struct CutHints {
+    /// Block boundaries: the best places to cut.
+    pub preferred: Vec<usize>,
+    /// Inclusive ranges no cut may fall in unless nothing else fits (between a section
+    /// heading and its first item).
+    pub forbidden: Vec<(usize, usize)>,
+}
+
+impl CutHints {
+    fn allows(&self, cut: usize) -> bool {
+        !self.forbidden.iter().any(|&(a, b)| (a..=b).contains(&cut))
+    }
 }
 
 fn skip_whitespace(text: &str, from: usize) -> usize {
@@ -97,6 +112,7 @@ const ASCII_SENTENCE_END: &[char] = &['.', '!', '?', ';', ','];
 /// Latest position in `(start, max_end]` after which a cut is allowed by `accept`.
 fn latest_cut(
     text: &str,
+    hints: &CutHints,
     start: usize,
     max_end: usize,
     accept: impl Fn(char, Option<char>) -> bool,
@@ -105,6 +121,7 @@ fn latest_cut(
     for (i, c) in text[start..max_end].char_indices().rev() {
         let cut = start + i + c.len_utf8();
         if accept(c, next_char)
+            && hints.allows(cut)
             && is_grapheme_boundary(text, cut)
             && !text[start..cut].trim().is_empty()
         {
@@ -115,23 +132,28 @@ fn latest_cut(
     None
 }
 
-fn choose_cut(text: &str, preferred: &[usize], start: usize, max_end: usize) -> usize {
-    if let Some(&cut) = preferred.iter().rev().find(|&&p| p > start && p <= max_end) {
+fn choose_cut(text: &str, hints: &CutHints, start: usize, max_end: usize) -> usize {
+    if let Some(&cut) = hints
+        .preferred
+        .iter()
+        .rev()
+        .find(|&&p| p > start && p <= max_end)
+    {
         return cut;
     }
-    if let Some(cut) = latest_cut(text, start, max_end, |c, _| c == '\n') {
+    if let Some(cut) = latest_cut(text, hints, start, max_end, |c, _| c == '\n') {
         return cut;
     }
     // A sentence end in the last half of the room beats a later comma.
     let half = start + (max_end - start) / 2;
-    let sentence = latest_cut(text, start, max_end, |c, next| {
+    let sentence = latest_cut(text, hints, start, max_end, |c, next| {
         SENTENCE_END.contains(&c)
             || (ASCII_SENTENCE_END[..4].contains(&c) && next.is_none_or(char::is_whitespace))
     });
     if let Some(cut) = sentence.filter(|&c| c >= half) {
         return cut;
     }
-    let clause = latest_cut(text, start, max_end, |c, next| {
+    let clause = latest_cut(text, hints, start, max_end, |c, next| {
         CLAUSE_END.contains(&c) || (c == ',' && next.is_none_or(char::is_whitespace))
     });
     if let Some(cut) = clause.into_iter().chain(sentence).max() {
@@ -140,7 +162,7 @@ fn choose_cut(text: &str, preferred: &[usize], start: usize, max_end: usize) -> 
     let mut cursor = GraphemeCursor::new(max_end, text.len(), true);
     let mut at = max_end;
     loop {
-        if cursor.is_boundary(text, 0).unwrap_or(false) && at > start {
+        if cursor.is_boundary(text, 0).unwrap_or(false) && at > start && hints.allows(at) {
             return at;
         }
         match cursor.prev_boundary(text, 0) {
@@ -154,7 +176,7 @@ fn choose_cut(text: &str, preferred: &[usize], start: usize, max_end: usize) -> 
 /// Splits `full` into parts within `limits`, preferring the given block boundaries.
 pub fn split_text(
     full: &FormattedText,
-    preferred_cuts: &[usize],
+    hints: &CutHints,
     limits: SplitLimits,
 ) -> Vec<FormattedText> {
     let text = full.text.as_str();
@@ -166,7 +188,7 @@ pub fn split_text(
         let cut = if max_end == text.len() {
             text.len()
         } else {
-            choose_cut(text, preferred_cuts, start, max_end)
+            choose_cut(text, hints, start, max_end)
         };
         let end = start + text[start..cut].trim_end().len();
         parts.push(full.slice(start, end));
@@ -210,7 +232,7 @@ mod tests {
     #[test]
     fn long_line_cuts_after_punctuation_and_reopens_entities() {
         let t = parse_html("<b>第一句话很长。第二句话也很长，第三句</b>").unwrap();
-        let parts = split_text(&t, &[], limits(9));
+        let parts = split_text(&t, &CutHints::default(), limits(9));
         assert_eq!(parts[0].text, "第一句话很长。");
         assert_eq!(parts[0].entities.len(), 1);
         assert_eq!(
@@ -225,12 +247,12 @@ mod tests {
     fn never_splits_a_flag_or_zwj_emoji() {
         let t = FormattedText::plain("🇨🇳🇺🇸👨‍👩‍👧‍👦🇯🇵");
         for budget in 1..12 {
-            for part in split_text(&t, &[], limits(budget)) {
+            for part in split_text(&t, &CutHints::default(), limits(budget)) {
                 assert!(part.char_count() <= budget.max(7), "{budget}: {part:?}");
                 assert!(t.text.contains(&part.text));
             }
         }
-        let parts = split_text(&t, &[], limits(3));
+        let parts = split_text(&t, &CutHints::default(), limits(3));
         assert_eq!(parts[0].text, "🇨🇳");
     }
 
@@ -256,7 +278,7 @@ mod tests {
         let t = parse_html(&html).unwrap();
         let parts = split_text(
             &t,
-            &[],
+            &CutHints::default(),
             SplitLimits {
                 budget: 4000,
                 max_entities: 10,
