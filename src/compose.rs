@@ -4,7 +4,7 @@
 //! articles and commentary of the same day join the section their category maps to, and
 //! a title seen twice is shown once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
@@ -117,11 +117,19 @@ pub fn compose(
         })
         .unwrap_or_default();
     let mut by_section: HashMap<String, Vec<Item>> = HashMap::new();
-    let mut seen = HashSet::new();
-    for (_, item) in items {
+    // Normalised title → the document that showed it first. The same news from a second
+    // document is dropped; two items of one document are both kept.
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (doc_key, item) in items {
         let title_key = normalize_title(&item.title);
-        if !title_key.is_empty() && !seen.insert(title_key) {
-            continue;
+        if !title_key.is_empty() {
+            match seen.get(&title_key) {
+                Some(first_doc) if *first_doc != doc_key => continue,
+                Some(_) => {}
+                None => {
+                    seen.insert(title_key, doc_key.clone());
+                }
+            }
         }
         let section = match item.kind {
             ItemKind::Article => config.section_for_categories(&item.categories),

@@ -443,6 +443,12 @@ fn same_title_twice_in_one_document_keeps_both() {
     let path = t.write("dup.md", doc);
     t.app.ingest_paths(&[path], None).unwrap();
     assert_eq!(t.app.store.item_count().unwrap(), 2);
+    let brief = t.app.compose(day("2026-06-01")).unwrap();
+    assert_eq!(
+        brief.item_count(),
+        2,
+        "both shown: they come from one document"
+    );
 }
 
 #[test]
@@ -464,4 +470,86 @@ fn topics_are_linked_at_ingest_and_queried_newest_first() {
     // A brief's front-matter tags describe the day, so they do not tag every item.
     let commodities = t.app.store.count_for_topic("commodities").unwrap();
     assert!(commodities < 10, "{commodities}");
+}
+
+#[test]
+fn html_comments_code_fences_and_inline_tags_lose_nothing() {
+    let mut t = spawn_app();
+    let doc = "---\ntitle: 杂项\ndate: 2026-06-02\n---\n## 甲\n<!-- 草稿\n### 草稿条目\n-->\n### 正式条目\n- **时间：** 2026-06-02\n- **核心要点：**\n  - <b>重要</b>：央行降准\n  - 政策解读：利率下行\n<details>\n<summary>未闭合\n\n## 乙\n### 乙条目\n```\n- 围栏里的要点\n```\n## 更多动态\n- [带链接的快讯](https://example.com/q)\n";
+    let path = t.write("misc.md", doc);
+    let report = t.app.ingest_paths(&[path], None).unwrap();
+    assert_eq!(report.failed(), 0);
+    let items = t.app.store.items_for_date(day("2026-06-02")).unwrap();
+    let titles: Vec<_> = items.iter().map(|(_, i)| i.title.as_str()).collect();
+    assert!(!titles.contains(&"草稿条目"), "commented out: {titles:?}");
+    let main = &items.iter().find(|(_, i)| i.title == "正式条目").unwrap().1;
+    assert_eq!(
+        main.key_points,
+        vec!["重要：央行降准", "政策解读：利率下行"]
+    );
+    assert_eq!(
+        main.published_at, None,
+        "a date without a time makes no time up"
+    );
+    let fenced = &items
+        .iter()
+        .find(|(_, i)| i.title == "乙条目")
+        .expect("unclosed <details> ends at a blank line")
+        .1;
+    assert_eq!(fenced.key_points, vec!["围栏里的要点"]);
+    let quick = &items
+        .iter()
+        .find(|(_, i)| i.title == "带链接的快讯")
+        .unwrap()
+        .1;
+    assert_eq!(quick.source_url.as_deref(), Some("https://example.com/q"));
+}
+
+#[test]
+fn a_second_brief_shaped_document_does_not_wipe_the_days_brief() {
+    let mut t = spawn_app();
+    t.app.ingest_sources().unwrap();
+    let before = t.app.store.items_for_date(day("2026-03-12")).unwrap().len();
+    let other =
+        "---\ntitle: 另一份稿件\ndate: 2026-03-12\n---\n### 小标题\n- **核心要点：**\n  - 内容\n";
+    let path = t.write("other.md", other);
+    t.app.ingest_paths(&[path], None).unwrap();
+    assert_eq!(
+        t.app.store.items_for_date(day("2026-03-12")).unwrap().len(),
+        before + 1
+    );
+}
+
+#[test]
+fn a_file_edited_to_a_new_key_replaces_its_old_document() {
+    let mut t = spawn_app();
+    let path = t.write("c.txt", "第一句标题。正文。\n");
+    t.app
+        .ingest_paths(std::slice::from_ref(&path), Some(day("2026-06-03")))
+        .unwrap();
+    std::fs::write(&path, "改过的标题。正文。\n").unwrap();
+    t.app
+        .ingest_paths(std::slice::from_ref(&path), Some(day("2026-06-03")))
+        .unwrap();
+    let items = t.app.store.items_for_date(day("2026-06-03")).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].1.title, "改过的标题");
+}
+
+#[test]
+fn aliases_and_non_scalar_dates_are_refused_with_their_line() {
+    let mut t = spawn_app();
+    let bomb = t.write("bomb.md", "---\na: &a [x, x]\nb: [*a, *a]\n---\n正文\n");
+    let list_date = t.write(
+        "list-date.md",
+        "---\ntitle: x\ndate: [2026-01-02]\n---\n正文\n",
+    );
+    let report = t.app.ingest_paths(&[bomb, list_date], None).unwrap();
+    let lines = report.lines().join("\n");
+    assert_eq!(report.failed(), 2, "{lines}");
+    assert!(
+        lines.contains("bomb.md: line 3: invalid YAML in front matter: YAML aliases"),
+        "{lines}"
+    );
+    assert!(lines.contains("list-date.md: line 3: date"), "{lines}");
 }

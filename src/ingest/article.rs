@@ -55,8 +55,21 @@ pub fn parse_body(body: &str) -> ArticleBody {
             }
             continue;
         }
-        if let Some((field, _)) = field_label(line) {
+        if let Some((field, value)) = field_label(line) {
             in_impacts = field == Field::Impacts;
+            if !in_impacts {
+                // `时间：…` or `要点：…` in an article is just a sentence of the body.
+                out.paragraphs
+                    .push(normalize_space(&strip_markdown_inline(line)));
+            } else if !value.is_empty() {
+                match parse_impact_line(&value) {
+                    Some(ImpactLine::Impact(i)) => out.impacts.push(i),
+                    Some(ImpactLine::Advice(a)) => out.advice.push(a),
+                    None => out
+                        .paragraphs
+                        .push(normalize_space(&strip_markdown_inline(line))),
+                }
+            }
             continue;
         }
         if in_impacts && let Some(content) = bullet_content(line) {

@@ -5,7 +5,7 @@
 //! its indentation still lands in the field it follows, and text it cannot place becomes a
 //! warning with its line number.
 
-use crate::ingest::frontmatter::parse_item_time;
+use crate::ingest::frontmatter::{ItemTime, parse_item_time};
 use crate::ingest::impact::{ImpactLine, parse_impact_line};
 use crate::ingest::text::{bullet_content, split_colon, strip_emphasis, strip_markdown_inline};
 use crate::ingest::{DocContext, item_key};
@@ -33,10 +33,27 @@ pub fn field_label(line: &str) -> Option<(Field, String)> {
         "时间" | "发布时间" | "时间点" => Field::Time,
         "核心要点" | "要点" | "核心内容" | "内容要点" => Field::KeyPoints,
         "影响" | "市场影响" | "影响分析" => Field::Impacts,
-        h if h.contains("解读") || h.contains("洞察") => Field::Insights,
+        "深度解读&洞察"
+        | "深度解读与洞察"
+        | "深度解读和洞察"
+        | "深度解读"
+        | "解读"
+        | "洞察"
+        | "深度分析" => Field::Insights,
         _ => return None,
     };
     Some((field, value.trim().to_string()))
+}
+
+/// Title of an item whose `###` heading is empty.
+pub const UNTITLED: &str = "（无标题）";
+
+/// The URL of the first markdown link in `text`, if it is a web address.
+fn first_link(text: &str) -> Option<String> {
+    let start = text.find("](")? + 2;
+    let end = start + text[start..].find(')')?;
+    let url = text[start..end].trim();
+    (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_string())
 }
 
 /// Does the body look like a structured brief (items with field labels)?
@@ -132,13 +149,52 @@ fn html_depth_delta(line: &str) -> i32 {
     delta
 }
 
+/// Block-level tags that open raw HTML to drop (cards, tables, embeds). A line that opens
+/// with an inline tag such as `<b>` is text and is kept.
+const HTML_BLOCK_TAGS: &[&str] = &[
+    "div",
+    "section",
+    "article",
+    "aside",
+    "header",
+    "footer",
+    "nav",
+    "table",
+    "figure",
+    "p",
+    "details",
+    "summary",
+    "center",
+    "img",
+    "iframe",
+    "script",
+    "style",
+    "video",
+    "audio",
+    "picture",
+    "form",
+    "ul",
+    "ol",
+    "dl",
+    "hr",
+    "br",
+    "blockquote",
+    "pre",
+    "html",
+    "body",
+];
+
 fn starts_html_block(trimmed: &str) -> bool {
     let Some(rest) = trimmed.strip_prefix('<') else {
         return false;
     };
-    rest.starts_with('!')
-        || rest.starts_with('/')
-        || rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+    let name: String = rest
+        .trim_start_matches('/')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    HTML_BLOCK_TAGS.contains(&name.as_str())
 }
 
 fn heading(line: &str) -> Option<(usize, String)> {
@@ -163,22 +219,25 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
     };
     let mut section = String::new();
     let mut current: Option<ItemBuilder> = None;
+    // Inside raw HTML: its nesting depth. The block also ends at a blank line, as in
+    // CommonMark, so an unclosed tag cannot swallow the rest of the document.
     let mut html_depth: i32 = 0;
-    let mut in_code_fence = false;
+    let mut in_comment = false;
     let mut position: u32 = 0;
 
     let finish = |builder: ItemBuilder, out: &mut BriefBody, position: &mut u32| {
         let published_at = match &builder.time_text {
-            Some((text, line)) => {
-                let parsed = parse_item_time(text, ctx.day, ctx.tz);
-                if parsed.is_none() {
+            Some((text, line)) => match parse_item_time(text, ctx.day, ctx.tz) {
+                Some(ItemTime::At(t)) => Some(t),
+                Some(ItemTime::DayOnly) => None,
+                None => {
                     out.warnings.push(format!(
-                        "line {line}: 时间 {text:?} is not a date or time; item {:?} kept without a time",
-                        builder.title
-                    ));
+                            "line {line}: 时间 {text:?} is not a date or time; item {:?} kept without a time",
+                            builder.title
+                        ));
+                    None
                 }
-                parsed
-            }
+            },
             None => None,
         };
         let key = item_key(None, &builder.title, ctx.day);
@@ -198,15 +257,20 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
     for (index, line) in body.lines().enumerate() {
         let line_no = first_line + index;
         let trimmed = line.trim();
+        if in_comment || trimmed.starts_with("<!--") {
+            in_comment = !trimmed.contains("-->");
+            continue;
+        }
         if html_depth > 0 {
-            html_depth += html_depth_delta(trimmed);
+            html_depth = if trimmed.is_empty() {
+                0
+            } else {
+                html_depth + html_depth_delta(trimmed)
+            };
             continue;
         }
-        if trimmed.starts_with("```") {
-            in_code_fence = !in_code_fence;
-            continue;
-        }
-        if trimmed.is_empty() || in_code_fence {
+        // Fence markers go; what they enclose is read like any other line.
+        if trimmed.is_empty() || trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             continue;
         }
         if starts_html_block(trimmed) {
@@ -235,7 +299,15 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
                 } else {
                     section.clone()
                 };
-                current = Some(ItemBuilder::new(text, item_section));
+                let title = if text.is_empty() {
+                    out.warnings.push(format!(
+                        "line {line_no}: item heading has no title; shown as {UNTITLED:?}"
+                    ));
+                    UNTITLED.to_string()
+                } else {
+                    text
+                };
+                current = Some(ItemBuilder::new(title, item_section));
             }
             continue;
         }
@@ -256,7 +328,8 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
             continue;
         }
         // Outside any `###` item: a bullet under a section is a one-line item.
-        let text = strip_markdown_inline(bullet_content(trimmed).unwrap_or(trimmed));
+        let raw = bullet_content(trimmed).unwrap_or(trimmed);
+        let text = strip_markdown_inline(raw);
         if section.is_empty() {
             out.warnings.push(format!(
                 "line {line_no}: text before the first section is not part of any item: {:?}",
@@ -271,6 +344,7 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
         out.items.push(Item {
             section: section.clone(),
             position,
+            source_url: first_link(raw),
             ..Item::new(ItemKind::Quick, key, ctx.day, text)
         });
         position += 1;

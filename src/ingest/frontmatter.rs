@@ -77,7 +77,33 @@ pub fn split_front_matter(
     Err(FrontMatterError::NotClosed { opened_at })
 }
 
+/// Refuses YAML aliases before the document is built: each alias is expanded into a full
+/// copy, so a few hundred bytes of nested aliases would exhaust memory. Front matter never
+/// needs them.
+fn refuse_aliases(raw: &str, first_line: usize) -> Result<(), FrontMatterError> {
+    let mut parser = yaml_rust2::parser::Parser::new_from_str(raw);
+    loop {
+        match parser.next_token() {
+            Ok((yaml_rust2::Event::StreamEnd, _)) => return Ok(()),
+            Ok((yaml_rust2::Event::Alias(_), mark)) => {
+                return Err(FrontMatterError::InvalidYaml {
+                    line: first_line + mark.line().saturating_sub(1),
+                    message: "YAML aliases (*name) are not allowed in front matter".to_string(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(FrontMatterError::InvalidYaml {
+                    line: first_line + e.marker().line().saturating_sub(1),
+                    message: e.info().to_string(),
+                });
+            }
+        }
+    }
+}
+
 fn parse_yaml(raw: &str, first_line: usize) -> Result<FrontMatter, FrontMatterError> {
+    refuse_aliases(raw, first_line)?;
     let docs = YamlLoader::load_from_str(raw).map_err(|e| FrontMatterError::InvalidYaml {
         line: first_line + e.marker().line().saturating_sub(1),
         message: e.info().to_string(),
@@ -113,6 +139,11 @@ impl FrontMatter {
         self.get(key)
             .and_then(scalar_text)
             .filter(|s| !s.is_empty())
+    }
+
+    /// Whether `key` is present with a non-null value.
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| !matches!(v, Yaml::Null))
     }
 
     /// A list of scalars; a single scalar counts as a one-element list.
@@ -165,11 +196,15 @@ const DATETIME_FORMATS: &[&str] = &[
     "%Y年%m月%d日%H:%M",
 ];
 
-/// Local midnight-free conversion: the first valid instant for a local time (DST gaps in
-/// zones that have them shift forward rather than fail).
+/// The instant of a local time: the earlier one when a DST change repeats it, and an
+/// hour later when a DST gap skips it (zones without DST, like Asia/Shanghai, have neither).
 fn local_to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     tz.from_local_datetime(&local)
         .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                .earliest()
+        })
         .map(|t| t.with_timezone(&Utc))
 }
 
@@ -216,18 +251,25 @@ pub fn parse_doc_date(text: &str, tz: Tz) -> Option<DocDate> {
     None
 }
 
-/// Parses an item's `时间`: a full date-time, or a bare `HH:MM` on the brief's day.
-pub fn parse_item_time(text: &str, day: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
+/// What an item's `时间` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemTime {
+    At(DateTime<Utc>),
+    /// A date without a time of day: nothing to show as a time, and nothing made up.
+    DayOnly,
+}
+
+/// Parses an item's `时间`: a full date-time, a date, or a bare `HH:MM` on the brief's day.
+pub fn parse_item_time(text: &str, day: NaiveDate, tz: Tz) -> Option<ItemTime> {
     let text = text.trim();
     if let Some(date) = parse_doc_date(text, tz) {
-        return date
-            .instant
-            .or_else(|| local_to_utc(tz, date.day.and_time(NaiveTime::MIN)));
+        return Some(date.instant.map_or(ItemTime::DayOnly, ItemTime::At));
     }
     ["%H:%M", "%H:%M:%S", "%H点%M分"]
         .iter()
         .find_map(|f| NaiveTime::parse_from_str(text, f).ok())
         .and_then(|t| local_to_utc(tz, day.and_time(t)))
+        .map(ItemTime::At)
 }
 
 /// A `YYYY-MM-DD` anywhere in a file name (`commentary-2026-03-12.txt`).
@@ -269,14 +311,27 @@ mod tests {
     #[test]
     fn bare_time_falls_on_the_brief_day() {
         let day = NaiveDate::from_ymd_opt(2026, 3, 12).unwrap();
-        let t = parse_item_time("06:30", day, TZ).unwrap();
+        let Some(ItemTime::At(t)) = parse_item_time("06:30", day, TZ) else {
+            panic!("a time");
+        };
         assert_eq!(t.to_rfc3339(), "2026-03-11T22:30:00+00:00");
+        assert_eq!(
+            parse_item_time("2026-03-11", day, TZ),
+            Some(ItemTime::DayOnly)
+        );
+        assert_eq!(parse_item_time("昨晚", day, TZ), None);
     }
 
     #[test]
     fn front_matter_errors_name_the_line() {
         let err = split_front_matter("---\ntitle: x\nbody\n").unwrap_err();
         assert_eq!(err, FrontMatterError::NotClosed { opened_at: 1 });
+        let bomb = "---\na: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n---\nbody";
+        let err = split_front_matter(bomb).unwrap_err();
+        assert!(
+            matches!(&err, FrontMatterError::InvalidYaml { line: 3, message } if message.contains("aliases")),
+            "{err:?}"
+        );
         let err = split_front_matter("---\ntitle: x\ntags: [a, b\n---\nbody").unwrap_err();
         assert!(
             matches!(err, FrontMatterError::InvalidYaml { .. }),

@@ -44,7 +44,11 @@ const INTENSITIES: &[(&str, Intensity)] = &[
 ];
 
 /// Words that state a direction by themselves.
+/// Longer phrases come first: `利好出尽` (good news priced in) is a bearish call.
 const CORES: &[(&str, Direction, Option<Leaning>, Option<Intensity>)] = &[
+    ("利好出尽", Direction::Bearish, None, None),
+    ("利空出尽", Direction::Bullish, None, None),
+    ("利多出尽", Direction::Bearish, None, None),
     ("利多", Direction::Bullish, None, None),
     ("利好", Direction::Bullish, None, None),
     ("看多", Direction::Bullish, None, None),
@@ -53,6 +57,7 @@ const CORES: &[(&str, Direction, Option<Leaning>, Option<Intensity>)] = &[
     ("积极", Direction::Bullish, None, None),
     ("偏多", Direction::Bullish, None, Some(Intensity::Mild)),
     ("偏强", Direction::Bullish, None, Some(Intensity::Mild)),
+    ("偏高", Direction::Bullish, None, Some(Intensity::Mild)),
     ("利空", Direction::Bearish, None, None),
     ("利淡", Direction::Bearish, None, None),
     ("看空", Direction::Bearish, None, None),
@@ -62,6 +67,7 @@ const CORES: &[(&str, Direction, Option<Leaning>, Option<Intensity>)] = &[
     ("承压", Direction::Bearish, None, None),
     ("偏空", Direction::Bearish, None, Some(Intensity::Mild)),
     ("偏弱", Direction::Bearish, None, Some(Intensity::Mild)),
+    ("偏低", Direction::Bearish, None, Some(Intensity::Mild)),
     ("中性", Direction::Neutral, None, None),
     ("中立", Direction::Neutral, None, None),
     ("多空交织", Direction::Neutral, None, None),
@@ -214,6 +220,16 @@ mod tests {
         assert_eq!(i.note, "成本上升可能推高终端产品价格");
         let i = impact("对资源企业：短期压力较大");
         assert_eq!(i.stance.direction, Direction::Unknown);
+        let i = impact("对股市：利好出尽，或回调");
+        assert_eq!(
+            (i.label.as_str(), i.stance.direction),
+            ("利好出尽", Direction::Bearish)
+        );
+        let i = impact("对美股（16:00收盘）：偏高");
+        assert_eq!(
+            (i.target.as_str(), i.stance.direction),
+            ("美股（16:00收盘）", Direction::Bullish)
+        );
     }
 
     #[test]

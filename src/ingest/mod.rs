@@ -198,8 +198,12 @@ pub fn parse_bytes(
     };
     let mut instant = None;
     if let Some(fm) = &front
-        && let Some(value) = fm.text("date")
+        && fm.has("date")
     {
+        // A list or a mapping under `date` is as unreadable as a bad string.
+        let value = fm
+            .text("date")
+            .unwrap_or_else(|| "(not a single value)".to_string());
         let date = parse_doc_date(&value, options.tz).ok_or_else(|| IngestErrorKind::BadDate {
             line: fm.line_of("date"),
             value: value.clone(),
@@ -265,7 +269,9 @@ fn parse_brief(
     let items = parsed.items;
     ParsedDocument {
         meta: DocumentMeta {
-            key: sha256_hex(&["brief", &ctx.day.to_string()]),
+            // Day and title: the same brief from another path replaces it, while a second,
+            // different brief-shaped document of the day cannot wipe it out.
+            key: sha256_hex(&["brief", &ctx.day.to_string(), &normalize_title(&title)]),
             kind: ItemKind::Brief,
             brief_date: ctx.day,
             title,

@@ -1,11 +1,58 @@
 //! Small text helpers shared by the parsers: colons in both widths, markdown emphasis,
 //! bullets and whitespace as real documents write them.
 
-/// Splits `label：value` or `label: value` at the first colon of either width.
+/// Splits `label：value` or `label: value` at the first colon of either width. An ASCII
+/// colon between digits (`16:00`) is part of a time, not a separator.
 pub fn split_colon(text: &str) -> Option<(&str, &str)> {
-    let idx = text.find([':', '：'])?;
+    let bytes = text.as_bytes();
+    let idx = text.char_indices().find_map(|(i, c)| match c {
+        '：' => Some(i),
+        ':' => {
+            let digit_before = i > 0 && bytes[i - 1].is_ascii_digit();
+            let digit_after = bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+            (!(digit_before && digit_after)).then_some(i)
+        }
+        _ => None,
+    })?;
     let colon_len = text[idx..].chars().next().map_or(1, char::len_utf8);
     Some((&text[..idx], &text[idx + colon_len..]))
+}
+
+/// Inline HTML tags that documents sometimes carry in text; they are removed, their
+/// content kept. Anything else that looks like a tag stays as literal text.
+const INLINE_TAGS: &[&str] = &[
+    "b", "strong", "i", "em", "u", "s", "del", "span", "font", "a", "br", "sup", "sub", "mark",
+    "small", "code",
+];
+
+/// Removes [`INLINE_TAGS`] (`<b>重要</b>` → `重要`).
+pub fn strip_inline_tags(text: &str) -> String {
+    if !text.contains('<') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let after = &rest[lt + 1..];
+        let name: String = after
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match after.find('>') {
+            Some(gt) if INLINE_TAGS.contains(&name.as_str()) && !after[..gt].contains('<') => {
+                rest = &after[gt + 1..];
+            }
+            _ => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Removes markdown bold/italic markers and surrounding whitespace (`**时间：**` → `时间：`).
@@ -128,7 +175,7 @@ pub fn strip_markdown_inline(text: &str) -> String {
         rest = &after_paren[end + 1..];
     }
     out.push_str(rest);
-    strip_emphasis(&out)
+    strip_emphasis(&strip_inline_tags(&out))
 }
 
 #[cfg(test)]
@@ -140,6 +187,10 @@ mod tests {
         assert_eq!(split_colon("时间：12:00"), Some(("时间", "12:00")));
         assert_eq!(split_colon("时间: 12:00"), Some(("时间", " 12:00")));
         assert_eq!(split_colon("没有冒号"), None);
+        assert_eq!(
+            split_colon("对美股（16:00收盘）：利多"),
+            Some(("对美股（16:00收盘）", "利多"))
+        );
     }
 
     #[test]
@@ -155,6 +206,12 @@ mod tests {
         let s = shorten("一二三四五，六七八九十一二三四五六七八九十", 12);
         assert_eq!(s, "一二三四五…");
         assert_eq!(shorten("短", 5), "短");
+    }
+
+    #[test]
+    fn inline_tags_go_and_other_angle_brackets_stay() {
+        assert_eq!(strip_inline_tags("<b>重要</b>：降准<br>"), "重要：降准");
+        assert_eq!(strip_inline_tags("a <script> b < c"), "a <script> b < c");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::compose::{Brief, ImpactOverview, chinese_date};
 use crate::config::{InsightsMode, RenderConfig};
 use crate::model::{Direction, Item};
 use crate::topics::Topic;
-use split::{Block, PART_NUMBER_RESERVE, SplitLimits, number_parts, split_blocks};
+use split::{Block, SplitLimits, number_parts, split_blocks};
 use text::{FormattedText, OutgoingMessage, check_template_tags, parse_html};
 
 /// Every template ecobrief renders, with its built-in source.
@@ -337,11 +337,11 @@ impl Renderer {
                     topic => topic,
                     items => &views[..shown],
                     total => total,
-                    first => offset + 1,
-                    last => offset + shown,
+                    first => offset.saturating_add(1),
+                    last => offset.saturating_add(shown),
                 },
             )?;
-            let fits = text.char_count() <= self.config.message_budget + PART_NUMBER_RESERVE
+            let fits = text.char_count() <= self.config.message_budget
                 && text.entities.len() <= self.config.max_entities;
             if fits || shown <= 1 {
                 let parts = split_blocks(

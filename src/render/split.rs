@@ -105,7 +105,9 @@ fn entity_bound(full: &FormattedText, start: usize, end: usize, max_entities: us
     if bound > start { bound } else { end }
 }
 
-const SENTENCE_END: &[char] = &['。', '！', '？', '；', '…'];
+const SENTENCE_END: &[char] = &['。', '！', '？', '；'];
+/// Closing marks that belong with the sentence before them: no cut just before one.
+const CLOSERS: &str = "”’」』）》】\"')]";
 const CLAUSE_END: &[char] = &['，', '、', '：'];
 const ASCII_SENTENCE_END: &[char] = &['.', '!', '?', ';', ','];
 
@@ -147,7 +149,7 @@ fn choose_cut(text: &str, hints: &CutHints, start: usize, max_end: usize) -> usi
     // A sentence end in the last half of the room beats a later comma.
     let half = start + (max_end - start) / 2;
     let sentence = latest_cut(text, hints, start, max_end, |c, next| {
-        SENTENCE_END.contains(&c)
+        (SENTENCE_END.contains(&c) && next.is_none_or(|n| !CLOSERS.contains(n)))
             || (ASCII_SENTENCE_END[..4].contains(&c) && next.is_none_or(char::is_whitespace))
     });
     if let Some(cut) = sentence.filter(|&c| c >= half) {
@@ -182,8 +184,10 @@ pub fn split_text(
     let text = full.text.as_str();
     let mut parts = Vec::new();
     let mut start = skip_whitespace(text, 0);
+    // A zero budget could never make progress.
+    let budget = limits.budget.max(1);
     while start < text.len() {
-        let by_chars = advance_chars(text, start, limits.budget);
+        let by_chars = advance_chars(text, start, budget);
         let max_end = entity_bound(full, start, by_chars, limits.max_entities);
         let cut = if max_end == text.len() {
             text.len()

@@ -17,6 +17,7 @@ CREATE TABLE documents (
     ingested_at  INTEGER NOT NULL
 );
 CREATE INDEX documents_by_date ON documents (brief_date, kind);
+CREATE INDEX documents_by_path ON documents (source_path);
 
 CREATE TABLE items (
     key          TEXT PRIMARY KEY,

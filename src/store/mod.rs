@@ -416,12 +416,20 @@ impl Batch<'_> {
     /// Saves a document and replaces the items it had before; a failure leaves the store
     /// as it was before this document.
     pub fn save(&mut self, doc: &ParsedDocument, topics: &TopicCatalog) -> Result<SaveOutcome> {
-        let stored_hash: Option<String> = self
+        let stored: Option<(String, i64)> = self
             .tx
-            .prepare_cached("SELECT content_hash FROM documents WHERE key = ?1")?
-            .query_row([&doc.meta.key], |r| r.get(0))
+            .prepare_cached(
+                "SELECT content_hash, (SELECT COUNT(*) FROM items WHERE doc_key = documents.key)
+                 FROM documents WHERE key = ?1",
+            )?
+            .query_row([&doc.meta.key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        if stored_hash.as_deref() == Some(doc.meta.content_hash.as_str()) {
+        // Unchanged only if the text is the same and no item has since moved to another
+        // document (same URL, or same title on the same day).
+        if let Some((hash, count)) = stored
+            && hash == doc.meta.content_hash
+            && count as usize == doc.items.len()
+        {
             return Ok(SaveOutcome::Unchanged {
                 items: doc.items.len(),
             });
@@ -429,6 +437,10 @@ impl Batch<'_> {
         let sp = self.tx.savepoint()?;
         let now = Utc::now().timestamp();
         let meta = &doc.meta;
+        // A file edited so that its key changed (new title, URL or date) replaces what the
+        // same file gave before, rather than leaving both.
+        sp.prepare_cached("DELETE FROM documents WHERE source_path = ?1 AND key <> ?2")?
+            .execute(params![meta.source_path, meta.key])?;
         sp.prepare_cached(
             "INSERT INTO documents (key, kind, brief_date, title, summary, cover_image, sections, source_path, content_hash, ingested_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
