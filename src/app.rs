@@ -222,6 +222,38 @@ impl App {
         Ok(self.renderer.topic_reply(topic, &items, total, offset)?)
     }
 
+    /// A subscriber's digest of `date`: the day's items in `topics`, or `None` when there
+    /// are none (no message is sent then).
+    pub fn digest(
+        &self,
+        date: NaiveDate,
+        topics: &[String],
+    ) -> Result<Option<OutgoingMessage>, AppError> {
+        let brief = match self.compose(date) {
+            Ok(brief) => brief,
+            Err(AppError::Compose(ComposeError::NoItems(_))) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let items: Vec<crate::model::Item> = brief
+            .items()
+            .filter(|item| {
+                self.topics
+                    .topics_for(item)
+                    .iter()
+                    .any(|id| topics.iter().any(|t| t == id))
+            })
+            .cloned()
+            .collect();
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let names: Vec<String> = topics
+            .iter()
+            .filter_map(|id| self.topics.get(id).map(|t| t.name.clone()))
+            .collect();
+        Ok(Some(self.renderer.digest(date, &names, &items)?))
+    }
+
     /// Every topic with its stored item count, in catalog order.
     pub fn topic_counts(&self) -> Result<Vec<(Topic, usize)>, AppError> {
         let counts = self.store.topic_counts(None)?;

@@ -40,6 +40,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub render: RenderConfig,
     pub brief: BriefConfig,
+    pub telegram: TelegramConfig,
+    pub schedule: ScheduleConfig,
     /// Where this config was read from, for error messages; not part of the file.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
@@ -100,6 +102,89 @@ pub struct BriefConfig {
     pub overview_targets: usize,
 }
 
+/// A chat the brief is posted to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Numeric chat id (`-1001234567890`) or `@username`.
+    pub chat: String,
+    /// Forum topic to post in.
+    #[serde(default)]
+    pub thread_id: Option<i64>,
+    #[serde(default)]
+    pub disable_notification: bool,
+    #[serde(default)]
+    pub link_preview: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// Bot API base URL; `ECOBRIEF_API_URL` overrides it (a self-hosted Bot API server, tests).
+    pub api_url: String,
+    pub targets: Vec<TargetConfig>,
+    /// User ids that are always admins (besides the target chats' administrators).
+    pub admins: Vec<i64>,
+    /// How long a target chat's administrator list is trusted.
+    pub admin_cache_minutes: u64,
+    /// Least time between two messages to one group or channel.
+    pub group_interval_ms: u64,
+    /// Least time between two messages to one private chat.
+    pub private_interval_ms: u64,
+    /// Messages per second over all chats.
+    pub global_per_second: u32,
+    /// How long one Bot API request may take before it counts as timed out.
+    pub request_timeout_seconds: u64,
+    /// Retries after a 5xx or an unreachable server before a part counts as failed.
+    pub max_retries: u32,
+    /// Long-polling timeout for getUpdates.
+    pub poll_timeout_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Six-field cron (sec min hour day month weekday), in `timezone`.
+    pub publish_cron: String,
+    pub ingest_cron: String,
+    /// At start, a publish time missed by less than this is caught up.
+    pub catch_up_hours: u64,
+    pub enabled: bool,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        TelegramConfig {
+            api_url: "https://api.telegram.org".to_string(),
+            targets: vec![TargetConfig {
+                chat: "@ecodailyreport".to_string(),
+                thread_id: None,
+                disable_notification: false,
+                link_preview: false,
+            }],
+            admins: Vec::new(),
+            admin_cache_minutes: 10,
+            group_interval_ms: 3000,
+            private_interval_ms: 1000,
+            global_per_second: 30,
+            request_timeout_seconds: 30,
+            max_retries: 5,
+            poll_timeout_seconds: 30,
+        }
+    }
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            publish_cron: "0 0 8 * * *".to_string(),
+            ingest_cron: "0 */10 * * * *".to_string(),
+            catch_up_hours: 6,
+            enabled: true,
+        }
+    }
+}
+
 pub const TELEGRAM_MAX_CODE_POINTS: usize = 4096;
 pub const TELEGRAM_MAX_ENTITIES: usize = 100;
 
@@ -115,6 +200,8 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             render: RenderConfig::default(),
             brief: BriefConfig::default(),
+            telegram: TelegramConfig::default(),
+            schedule: ScheduleConfig::default(),
             origin: None,
         }
     }
@@ -234,6 +321,27 @@ impl Config {
                 format!("{entities} is out of range; allowed 10..={TELEGRAM_MAX_ENTITIES}"),
             ));
         }
+        for (i, target) in self.telegram.targets.iter().enumerate() {
+            let chat = target.chat.trim();
+            let numeric = chat.parse::<i64>().is_ok();
+            let username = chat.len() > 1
+                && chat.starts_with('@')
+                && chat[1..]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !numeric && !username {
+                return Err(invalid(
+                    &format!("telegram.targets[{i}].chat"),
+                    format!("{chat:?} is neither a numeric chat id nor an @username"),
+                ));
+            }
+        }
+        if self.telegram.global_per_second == 0 {
+            return Err(invalid(
+                "telegram.global_per_second",
+                "must be at least 1".to_string(),
+            ));
+        }
         if self.ingest.max_file_bytes == 0 {
             return Err(invalid(
                 "ingest.max_file_bytes",
@@ -241,6 +349,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Applies the environment: `ECOBRIEF_API_URL` overrides `telegram.api_url`.
+    pub fn apply_env(&mut self) {
+        if let Ok(url) = std::env::var("ECOBRIEF_API_URL")
+            && !url.trim().is_empty()
+        {
+            self.telegram.api_url = url.trim().to_string();
+        }
     }
 
     /// The configured timezone; `validate` has already checked the name.

@@ -11,6 +11,8 @@ pub mod compose;
 pub mod config;
 pub mod ingest;
 pub mod model;
+pub mod publish;
 pub mod render;
 pub mod store;
+pub mod telegram;
 pub mod topics;

@@ -64,6 +64,15 @@ enum Command {
     },
     /// List topics with their item counts
     Topics,
+    /// Post the brief of a day to the configured targets now (needs ECOBRIEF_BOT_TOKEN)
+    Publish {
+        /// YYYY-MM-DD [default: today in the configured timezone]
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Post again even if the day is already posted
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate the config, the topics and the templates
     CheckConfig,
 }
@@ -111,6 +120,7 @@ fn print_messages(messages: &[OutgoingMessage], format: Format) -> anyhow::Resul
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref())?;
+    config.apply_env();
     if let Some(db) = cli.db {
         config.database = db;
     }
@@ -184,6 +194,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish { date, force } => {
+            let date = date.unwrap_or_else(|| app.today());
+            ecobrief::telegram::publish_once(app, date, force)
         }
         Command::CheckConfig => unreachable!("handled before the store is opened"),
     }

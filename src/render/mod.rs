@@ -37,6 +37,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/topic_reply.html"),
     ),
     ("help.html", include_str!("../../templates/help.html")),
+    ("digest.html", include_str!("../../templates/digest.html")),
     ("tags.html", include_str!("../../templates/tags.html")),
 ];
 
@@ -344,6 +345,42 @@ impl Renderer {
             let fits = text.char_count() <= self.config.message_budget
                 && text.entities.len() <= self.config.max_entities;
             if fits || shown <= 1 {
+                let parts = split_blocks(
+                    &[Block {
+                        text,
+                        keep_with_next: false,
+                    }],
+                    self.limits(),
+                );
+                return Ok(parts.first().cloned().unwrap_or_default().to_message());
+            }
+            shown -= 1;
+        }
+    }
+
+    /// A subscriber's daily digest: one message; items that do not fit are counted, not cut.
+    pub fn digest(
+        &self,
+        date: NaiveDate,
+        topic_names: &[String],
+        items: &[Item],
+    ) -> Result<OutgoingMessage, RenderError> {
+        let views: Vec<ItemView> = items.iter().map(|i| ItemView::new(i, self.tz)).collect();
+        let mut shown = views.len();
+        loop {
+            let text = self.render(
+                "digest.html",
+                context! {
+                    date_label => chinese_date(date),
+                    topics => topic_names,
+                    items => &views[..shown],
+                    more => views.len() - shown,
+                },
+            )?;
+            if (text.char_count() <= self.config.message_budget
+                && text.entities.len() <= self.config.max_entities)
+                || shown <= 1
+            {
                 let parts = split_blocks(
                     &[Block {
                         text,

@@ -70,4 +70,68 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 );
 "#,
+    // 2: delivery. One publication per (day, chat, thread, run); its parts in the outbox,
+    // recorded before they are sent and marked with Telegram's message id after.
+    r#"
+CREATE TABLE publications (
+    brief_date  TEXT NOT NULL,
+    chat        TEXT NOT NULL,
+    thread_id   INTEGER NOT NULL DEFAULT 0,
+    run         INTEGER NOT NULL,
+    trigger     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    parts       INTEGER NOT NULL,
+    retries     INTEGER NOT NULL DEFAULT 0,
+    failures    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    PRIMARY KEY (brief_date, chat, thread_id, run)
+);
+
+CREATE TABLE outbox (
+    brief_date TEXT NOT NULL,
+    chat       TEXT NOT NULL,
+    thread_id  INTEGER NOT NULL DEFAULT 0,
+    run        INTEGER NOT NULL,
+    part       INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    message_id INTEGER,
+    last_error TEXT,
+    sent_at    INTEGER,
+    PRIMARY KEY (brief_date, chat, thread_id, run, part)
+) WITHOUT ROWID;
+
+-- A target whose group became a supergroup: configured chat -> its new id.
+CREATE TABLE chat_migrations (
+    chat    TEXT PRIMARY KEY,
+    chat_id INTEGER NOT NULL
+);
+
+CREATE TABLE subscribers (
+    user_id     INTEGER PRIMARY KEY,
+    chat_id     INTEGER NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1,
+    inactive_reason TEXT,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE subscriptions (
+    user_id  INTEGER NOT NULL REFERENCES subscribers (user_id) ON DELETE CASCADE,
+    topic_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, topic_id)
+) WITHOUT ROWID;
+
+-- One digest per subscriber per day, so a restart never sends a second one.
+CREATE TABLE digests (
+    brief_date TEXT NOT NULL,
+    user_id    INTEGER NOT NULL,
+    state      TEXT NOT NULL,
+    message_id INTEGER,
+    last_error TEXT,
+    PRIMARY KEY (brief_date, user_id)
+) WITHOUT ROWID;
+"#,
 ];

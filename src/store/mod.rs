@@ -1,6 +1,7 @@
 //! Store: one SQLite file (bundled SQLite, WAL mode) holding documents, items, their
 //! impacts and topic links.
 
+pub mod delivery;
 mod migrations;
 
 use std::collections::HashMap;

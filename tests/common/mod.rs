@@ -1,6 +1,8 @@
 //! Shared test helpers: one `spawn_app` that opens a real App on a fresh SQLite file.
 #![allow(dead_code)]
 
+pub mod fake_telegram;
+
 use std::path::{Path, PathBuf};
 
 use ecobrief::app::App;
@@ -95,4 +97,58 @@ pub fn assert_telegram_valid(messages: &[OutgoingMessage]) {
 pub fn entity_text(message: &OutgoingMessage, offset: usize, length: usize) -> String {
     let utf16: Vec<u16> = message.text.encode_utf16().collect();
     String::from_utf16_lossy(&utf16[offset..offset + length])
+}
+
+/// The group the tests post to, and an admin's user id.
+pub const GROUP: i64 = -1_001_000;
+pub const ADMIN: i64 = 42;
+
+/// Telegram settings for tests: one group target, one admin, no pacing of our own (so the
+/// fake's rate limits are what is tested), short timeouts.
+pub fn test_telegram(config: &mut Config, api_url: &str) {
+    config.telegram.api_url = api_url.to_string();
+    config.telegram.targets = vec![ecobrief::config::TargetConfig {
+        chat: GROUP.to_string(),
+        thread_id: None,
+        disable_notification: false,
+        link_preview: false,
+    }];
+    config.telegram.admins = vec![ADMIN];
+    config.telegram.group_interval_ms = 0;
+    config.telegram.private_interval_ms = 0;
+    config.telegram.request_timeout_seconds = 5;
+    config.telegram.max_retries = 3;
+    config.telegram.poll_timeout_seconds = 1;
+}
+
+/// A publisher on a fresh app (samples ingested) talking to `fake`.
+pub fn spawn_publisher(
+    fake: &fake_telegram::FakeTelegram,
+    adjust: impl FnOnce(&mut Config),
+) -> (
+    TempDir,
+    ecobrief::publish::Publisher,
+    tokio::sync::watch::Sender<bool>,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(dir.path());
+    test_telegram(&mut config, &fake.url);
+    adjust(&mut config);
+    let telegram = config.telegram.clone();
+    let mut app = App::open(config).expect("app opens");
+    app.ingest_sources().expect("samples ingest");
+    let api = ecobrief::publish::botapi::BotApi::new(
+        &fake.url,
+        fake_telegram::TOKEN,
+        std::time::Duration::from_secs(5),
+    )
+    .expect("client");
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let publisher = ecobrief::publish::Publisher::new(
+        std::sync::Arc::new(std::sync::Mutex::new(app)),
+        api,
+        telegram,
+        stopping,
+    );
+    (dir, publisher, stop)
 }

@@ -1,0 +1,291 @@
+//! A small Bot API client for what must be delivered exactly as we decide: sending the
+//! brief, digests and replies. Our own client (not teloxide's) because delivery needs to
+//! know *whether* Telegram got a request: teloxide retries 429s forever in its Throttle
+//! adaptor and sleeps 10 s after any 5xx, and neither says if a timed-out request was sent.
+//!
+//! The token is part of every URL, so errors are stripped of their URL before they are
+//! shown or logged.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::render::text::OutgoingMessage;
+
+/// Where a message goes: a numeric chat id or a public `@username`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChatRef {
+    Id(i64),
+    Username(String),
+}
+
+impl ChatRef {
+    pub fn parse(text: &str) -> Option<ChatRef> {
+        let text = text.trim();
+        if let Ok(id) = text.parse::<i64>() {
+            return Some(ChatRef::Id(id));
+        }
+        (text.len() > 1 && text.starts_with('@')).then(|| ChatRef::Username(text.to_string()))
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            ChatRef::Id(id) => json!(id),
+            ChatRef::Username(name) => json!(name),
+        }
+    }
+
+    /// Private chats have positive ids; groups, supergroups and channels negative ids or
+    /// a username. Pacing is stricter for groups.
+    pub fn is_group(&self) -> bool {
+        match self {
+            ChatRef::Id(id) => *id < 0,
+            ChatRef::Username(_) => true,
+        }
+    }
+
+    pub fn key(&self) -> String {
+        match self {
+            ChatRef::Id(id) => id.to_string(),
+            ChatRef::Username(name) => name.clone(),
+        }
+    }
+}
+
+/// Why a request failed, sorted by what it means for delivery.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 429: not sent; wait and send again.
+    #[error("rate limited by Telegram: retry after {0:?}")]
+    RetryAfter(Duration),
+    /// The group became a supergroup with this id: not sent; send there.
+    #[error("chat migrated to {0}")]
+    Migrated(i64),
+    /// 403: the bot was blocked, kicked, or may not write there.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 401: the token was rejected.
+    #[error("the bot token was rejected (401 Unauthorized)")]
+    Unauthorized,
+    /// Any other 4xx, e.g. "chat not found" or a message Telegram refuses.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 5xx: Telegram did not take the request.
+    #[error("Telegram server error {0}: {1}")]
+    Server(u16, String),
+    /// The connection could not be made: the request surely did not arrive.
+    #[error("cannot reach the Bot API: {0}")]
+    Unreachable(String),
+    /// A timeout or a dropped connection after the request went out: it may have been sent.
+    #[error("no answer from the Bot API (the request may have been sent): {0}")]
+    Ambiguous(String),
+    #[error("unexpected answer from the Bot API: {0}")]
+    Decode(String),
+}
+
+impl ApiError {
+    pub fn is_chat_not_found(&self) -> bool {
+        matches!(self, ApiError::BadRequest(d) if d.to_ascii_lowercase().contains("chat not found"))
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    #[serde(default)]
+    result: Option<Value>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    error_code: Option<u16>,
+    #[serde(default)]
+    parameters: Option<ResponseParameters>,
+}
+
+#[derive(Deserialize)]
+struct ResponseParameters {
+    #[serde(default)]
+    retry_after: Option<u64>,
+    #[serde(default)]
+    migrate_to_chat_id: Option<i64>,
+}
+
+/// How a message is sent.
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    pub thread_id: Option<i64>,
+    pub disable_notification: bool,
+    pub link_preview: bool,
+    /// An inline keyboard, as Bot API JSON.
+    pub reply_markup: Option<Value>,
+}
+
+#[derive(Clone)]
+pub struct BotApi {
+    client: reqwest::Client,
+    /// `{api_url}/bot{token}`; never printed.
+    base: String,
+}
+
+impl std::fmt::Debug for BotApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BotApi { .. }")
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    // Without the URL: it carries the token.
+    let mut text = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&err.to_string());
+        source = err.source();
+    }
+    text
+}
+
+impl BotApi {
+    pub fn new(api_url: &str, token: &str, timeout: Duration) -> Result<BotApi, ApiError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("ecobrief/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Unreachable(describe(&e.without_url())))?;
+        Ok(BotApi {
+            client,
+            base: format!("{}/bot{}", api_url.trim_end_matches('/'), token),
+        })
+    }
+
+    /// Calls a Bot API method with a JSON body.
+    pub async fn call(&self, method: &str, body: &Value) -> Result<Value, ApiError> {
+        let response = self
+            .client
+            .post(format!("{}/{method}", self.base))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                let e = e.without_url();
+                if e.is_connect() {
+                    ApiError::Unreachable(describe(&e))
+                } else {
+                    ApiError::Ambiguous(describe(&e))
+                }
+            })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Ambiguous(describe(&e.without_url())))?;
+        let envelope: Envelope = match serde_json::from_slice(&bytes) {
+            Ok(envelope) => envelope,
+            Err(_) if status >= 500 => {
+                return Err(ApiError::Server(
+                    status,
+                    String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                ));
+            }
+            Err(e) => return Err(ApiError::Decode(format!("HTTP {status}: {e}"))),
+        };
+        if envelope.ok {
+            return envelope
+                .result
+                .ok_or_else(|| ApiError::Decode("ok without result".to_string()));
+        }
+        let description = envelope.description.unwrap_or_default();
+        let code = envelope.error_code.unwrap_or(status);
+        let params = envelope.parameters;
+        if let Some(id) = params.as_ref().and_then(|p| p.migrate_to_chat_id) {
+            return Err(ApiError::Migrated(id));
+        }
+        Err(match code {
+            429 => ApiError::RetryAfter(Duration::from_secs(
+                params.and_then(|p| p.retry_after).unwrap_or(1),
+            )),
+            401 => ApiError::Unauthorized,
+            403 => ApiError::Forbidden(description),
+            500..=599 => ApiError::Server(code, description),
+            _ => ApiError::BadRequest(description),
+        })
+    }
+
+    /// Sends text with entities; returns the message id.
+    pub async fn send_message(
+        &self,
+        chat: &ChatRef,
+        message: &OutgoingMessage,
+        options: &SendOptions,
+    ) -> Result<i64, ApiError> {
+        let mut body = json!({
+            "chat_id": chat.to_json(),
+            "text": message.text,
+            "entities": message.entities,
+            "link_preview_options": { "is_disabled": !options.link_preview },
+            "disable_notification": options.disable_notification,
+        });
+        if let Some(thread) = options.thread_id {
+            body["message_thread_id"] = json!(thread);
+        }
+        if let Some(markup) = &options.reply_markup {
+            body["reply_markup"] = markup.clone();
+        }
+        let result = self.call("sendMessage", &body).await?;
+        result["message_id"]
+            .as_i64()
+            .ok_or_else(|| ApiError::Decode("sendMessage result has no message_id".to_string()))
+    }
+
+    /// Replaces a message's text (for paging through a topic).
+    pub async fn edit_message(
+        &self,
+        chat: &ChatRef,
+        message_id: i64,
+        message: &OutgoingMessage,
+        reply_markup: Option<Value>,
+    ) -> Result<(), ApiError> {
+        let mut body = json!({
+            "chat_id": chat.to_json(),
+            "message_id": message_id,
+            "text": message.text,
+            "entities": message.entities,
+            "link_preview_options": { "is_disabled": true },
+        });
+        if let Some(markup) = reply_markup {
+            body["reply_markup"] = markup;
+        }
+        self.call("editMessageText", &body).await.map(|_| ())
+    }
+
+    /// The bot's own user name (checks the token).
+    pub async fn get_me(&self) -> Result<String, ApiError> {
+        let me = self.call("getMe", &json!({})).await?;
+        me["username"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::Decode("getMe has no username".to_string()))
+    }
+
+    /// User ids of a chat's administrators.
+    pub async fn chat_administrators(&self, chat: &ChatRef) -> Result<Vec<i64>, ApiError> {
+        let admins = self
+            .call(
+                "getChatAdministrators",
+                &json!({ "chat_id": chat.to_json() }),
+            )
+            .await?;
+        Ok(admins
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|m| m["user"]["id"].as_i64())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}

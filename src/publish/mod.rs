@@ -1,0 +1,655 @@
+//! Publish: the brief, digests and replies delivered to Telegram, once.
+//!
+//! Every part of a post is recorded in the outbox before it is sent and marked with its
+//! message id after, so a restart resumes from the first part not sent and never repeats
+//! one that was confirmed. Only failures where Telegram surely did not take the message
+//! (429, 5xx, no connection) are retried automatically. A timeout after the request went
+//! out is ambiguous; we resend it (at-least-once), since a missing part is worse than a
+//! rare repeated one.
+//!
+//! Scheduled runs, catch-up and `/post` all go through [`Publisher::publish`], which holds
+//! one lock and checks the same "already posted" record.
+
+pub mod botapi;
+pub mod pacer;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::app::{App, AppError};
+use crate::config::{TargetConfig, TelegramConfig};
+use crate::render::text::OutgoingMessage;
+use crate::store::StoreError;
+use crate::store::delivery::{PartState, PublicationKey, PublicationState};
+use botapi::{ApiError, BotApi, ChatRef, SendOptions};
+use pacer::{PaceLimits, Pacer};
+
+/// The application shared between the bot's tasks. Locked only for short, synchronous
+/// work (a query, a render), never across an await.
+pub type SharedApp = Arc<Mutex<App>>;
+
+/// Runs `f` with the app locked; a poisoned lock (a panic elsewhere) is recovered, since
+/// the store itself stays consistent through its transactions.
+pub fn with_app<T>(app: &SharedApp, f: impl FnOnce(&mut App) -> T) -> T {
+    let mut guard = match app.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    f(&mut guard)
+}
+
+/// Longest single wait a 429 may ask for before the part counts as failed.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+/// Rate-limit answers tolerated for one part.
+const MAX_RATE_LIMITS_PER_PART: u32 = 50;
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("the brief of {0} is already posted; use force to post it again")]
+    AlreadyPosted(NaiveDate),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("config: telegram.targets[{0}].chat is not a chat id or @username")]
+    BadTarget(usize),
+}
+
+/// What triggered a publication, for the record and the admin summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    CatchUp,
+    Resume,
+    Command { user_id: i64 },
+    CommandLine,
+}
+
+impl Trigger {
+    pub fn label(&self) -> String {
+        match self {
+            Trigger::Schedule => "schedule".to_string(),
+            Trigger::CatchUp => "catch-up".to_string(),
+            Trigger::Resume => "resume".to_string(),
+            Trigger::Command { user_id } => format!("/post by {user_id}"),
+            Trigger::CommandLine => "command line".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetReport {
+    pub chat: String,
+    pub thread_id: i64,
+    pub parts: usize,
+    pub sent: usize,
+    /// Parts already sent before this call (a resumed run).
+    pub already_sent: usize,
+    pub retries: u32,
+    pub failures: u32,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestReport {
+    pub sent: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub deactivated: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishReport {
+    pub date: NaiveDate,
+    pub trigger: Trigger,
+    pub targets: Vec<TargetReport>,
+    pub digests: DigestReport,
+}
+
+impl PublishReport {
+    pub fn complete(&self) -> bool {
+        self.targets.iter().all(|t| t.error.is_none())
+    }
+
+    /// The private summary admins get after a publish.
+    pub fn summary(&self) -> String {
+        let mut lines = vec![format!(
+            "📮 {} 简报发布（{}）",
+            self.date,
+            self.trigger.label()
+        )];
+        for t in &self.targets {
+            let thread = if t.thread_id != 0 {
+                format!(" #{}", t.thread_id)
+            } else {
+                String::new()
+            };
+            lines.push(format!(
+                "{}{thread}：{}/{} 条已发送，重试 {}，失败 {}{}",
+                t.chat,
+                t.sent + t.already_sent,
+                t.parts,
+                t.retries,
+                t.failures,
+                t.error
+                    .as_ref()
+                    .map(|e| format!("\n⚠️ {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        let d = &self.digests;
+        lines.push(format!(
+            "订阅摘要：发送 {}，无相关内容 {}，失败 {}，停用 {}",
+            d.sent, d.skipped, d.failed, d.deactivated
+        ));
+        lines.join("\n")
+    }
+}
+
+/// Delivers posts and replies.
+pub struct Publisher {
+    app: SharedApp,
+    api: BotApi,
+    pacer: Arc<Pacer>,
+    telegram: TelegramConfig,
+    publish_lock: tokio::sync::Mutex<()>,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn options_for(target: &TargetConfig) -> SendOptions {
+    SendOptions {
+        thread_id: target.thread_id,
+        disable_notification: target.disable_notification,
+        link_preview: target.link_preview,
+        reply_markup: None,
+    }
+}
+
+impl Publisher {
+    pub fn new(
+        app: SharedApp,
+        api: BotApi,
+        telegram: TelegramConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Publisher {
+        let pacer = Arc::new(Pacer::new(PaceLimits {
+            group_interval: Duration::from_millis(telegram.group_interval_ms),
+            private_interval: Duration::from_millis(telegram.private_interval_ms),
+            global_per_second: telegram.global_per_second.max(1),
+        }));
+        Publisher {
+            app,
+            api,
+            pacer,
+            telegram,
+            publish_lock: tokio::sync::Mutex::new(()),
+            shutdown,
+        }
+    }
+
+    pub fn api(&self) -> &BotApi {
+        &self.api
+    }
+
+    pub fn app(&self) -> &SharedApp {
+        &self.app
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Whether every target has a finished post of `date`.
+    pub fn is_posted(&self, date: NaiveDate) -> Result<bool, StoreError> {
+        with_app(&self.app, |app| {
+            for target in &self.telegram.targets {
+                let thread = target.thread_id.unwrap_or(0);
+                match app.store.latest_publication(date, &target.chat, thread)? {
+                    Some(p) if p.state == PublicationState::Done => {}
+                    _ => return Ok(false),
+                }
+            }
+            Ok(!self.telegram.targets.is_empty())
+        })
+    }
+
+    /// Posts the brief of `date` to every target, then sends subscribers their digests
+    /// and admins a summary. A day already posted is refused unless `force`; a day left
+    /// half-posted is resumed where it stopped.
+    pub async fn publish(
+        &self,
+        date: NaiveDate,
+        trigger: Trigger,
+        force: bool,
+    ) -> Result<PublishReport, PublishError> {
+        let _one_at_a_time = self.publish_lock.lock().await;
+        if !force && self.is_posted(date)? {
+            return Err(PublishError::AlreadyPosted(date));
+        }
+        let keys = self.prepare(date, &trigger, force)?;
+        let mut targets = Vec::new();
+        for (key, target) in keys {
+            targets.push(self.deliver(&key, &target).await);
+        }
+        let mut report = PublishReport {
+            date,
+            trigger,
+            targets,
+            digests: DigestReport::default(),
+        };
+        if report.complete() && !self.stopping() {
+            report.digests = self.send_digests(date).await;
+        }
+        self.tell_admins(&report.summary()).await;
+        Ok(report)
+    }
+
+    /// Finds or records the run to deliver for each target.
+    fn prepare(
+        &self,
+        date: NaiveDate,
+        trigger: &Trigger,
+        force: bool,
+    ) -> Result<Vec<(PublicationKey, TargetConfig)>, PublishError> {
+        with_app(&self.app, |app| {
+            let mut messages: Option<Vec<OutgoingMessage>> = None;
+            let mut keys = Vec::new();
+            for (index, target) in self.telegram.targets.iter().enumerate() {
+                if ChatRef::parse(&target.chat).is_none() {
+                    return Err(PublishError::BadTarget(index));
+                }
+                let thread = target.thread_id.unwrap_or(0);
+                let latest = app.store.latest_publication(date, &target.chat, thread)?;
+                let run = match latest {
+                    // A run that stopped or failed part-way goes on from its first unsent
+                    // part, with the texts recorded when it started.
+                    Some(p) if p.state != PublicationState::Done && !force => {
+                        keys.push((p.key, target.clone()));
+                        continue;
+                    }
+                    Some(p) if p.state == PublicationState::Done && !force => continue,
+                    Some(p) => p.key.run + 1,
+                    None => 1,
+                };
+                let parts = match &messages {
+                    Some(m) => m.clone(),
+                    None => {
+                        let (_, m) = app.brief_messages(date)?;
+                        messages = Some(m.clone());
+                        m
+                    }
+                };
+                let key = PublicationKey {
+                    brief_date: date,
+                    chat: target.chat.clone(),
+                    thread_id: thread,
+                    run,
+                };
+                app.store
+                    .start_publication(&key, &trigger.label(), &parts)?;
+                keys.push((key, target.clone()));
+            }
+            Ok(keys)
+        })
+    }
+
+    /// Publications left pending by a previous process, finished now.
+    pub async fn resume_unfinished(&self) -> Vec<PublishReport> {
+        let pending =
+            with_app(&self.app, |app| app.store.unfinished_publications()).unwrap_or_default();
+        let mut dates: Vec<NaiveDate> = pending.iter().map(|p| p.key.brief_date).collect();
+        dates.dedup();
+        let mut reports = Vec::new();
+        for date in dates {
+            match self.publish(date, Trigger::Resume, false).await {
+                Ok(report) => reports.push(report),
+                Err(e) => tracing::warn!("resuming the post of {date}: {e}"),
+            }
+        }
+        reports
+    }
+
+    fn chat_for(&self, target: &TargetConfig) -> Option<ChatRef> {
+        let migrated = with_app(&self.app, |app| app.store.migrated_chat(&target.chat))
+            .ok()
+            .flatten();
+        migrated
+            .map(ChatRef::Id)
+            .or_else(|| ChatRef::parse(&target.chat))
+    }
+
+    /// Sends the parts of one run that are not sent yet, in order.
+    async fn deliver(&self, key: &PublicationKey, target: &TargetConfig) -> TargetReport {
+        let mut report = TargetReport {
+            chat: target.chat.clone(),
+            thread_id: key.thread_id,
+            ..TargetReport::default()
+        };
+        let record = |f: &dyn Fn(&App) -> Result<(), StoreError>| {
+            if let Err(e) = with_app(&self.app, |app| f(app)) {
+                tracing::error!(
+                    "recording delivery of {} to {}: {e}",
+                    key.brief_date,
+                    key.chat
+                );
+            }
+        };
+        let parts = match with_app(&self.app, |app| app.store.outbox_parts(key)) {
+            Ok(parts) => parts,
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return report;
+            }
+        };
+        report.parts = parts.len();
+        report.already_sent = parts.iter().filter(|p| p.state == PartState::Sent).count();
+        let Some(mut chat) = self.chat_for(target) else {
+            report.error = Some(format!("{} is not a chat id or @username", target.chat));
+            return report;
+        };
+        let options = options_for(target);
+        for part in parts.into_iter().filter(|p| p.state != PartState::Sent) {
+            if self.stopping() {
+                report.error = Some(
+                    "stopped before finishing; the rest is sent on the next start".to_string(),
+                );
+                record(&|app| {
+                    app.store.finish_publication(
+                        key,
+                        PublicationState::Pending,
+                        i64::from(report.retries),
+                        0,
+                        None,
+                    )
+                });
+                return report;
+            }
+            let mut failures_left = self.telegram.max_retries;
+            let mut rate_limits = 0;
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                self.pacer.wait(&chat.key(), chat.is_group()).await;
+                record(&|app| {
+                    app.store
+                        .set_part_state(key, part.part, PartState::Sending, None, None)
+                });
+                match self.api.send_message(&chat, &part.message, &options).await {
+                    Ok(message_id) => {
+                        record(&|app| {
+                            app.store.set_part_state(
+                                key,
+                                part.part,
+                                PartState::Sent,
+                                Some(message_id),
+                                None,
+                            )
+                        });
+                        report.sent += 1;
+                        break;
+                    }
+                    Err(ApiError::RetryAfter(wait))
+                        if wait <= MAX_RETRY_AFTER && rate_limits < MAX_RATE_LIMITS_PER_PART =>
+                    {
+                        // Not sent: wait as told, without counting it as a failure.
+                        rate_limits += 1;
+                        report.retries += 1;
+                        record(&|app| {
+                            app.store.set_part_state(
+                                key,
+                                part.part,
+                                PartState::Pending,
+                                None,
+                                Some("429"),
+                            )
+                        });
+                        self.pacer.hold(&chat.key(), wait);
+                    }
+                    Err(ApiError::Migrated(new_id)) => {
+                        tracing::warn!("{} became supergroup {new_id}; sending there", target.chat);
+                        record(&|app| app.store.set_migrated_chat(&target.chat, new_id));
+                        record(&|app| {
+                            app.store.set_part_state(
+                                key,
+                                part.part,
+                                PartState::Pending,
+                                None,
+                                Some("migrated"),
+                            )
+                        });
+                        chat = ChatRef::Id(new_id);
+                    }
+                    Err(
+                        e @ (ApiError::Server(..)
+                        | ApiError::Unreachable(_)
+                        | ApiError::Ambiguous(_)),
+                    ) if failures_left > 0 => {
+                        failures_left -= 1;
+                        report.retries += 1;
+                        let text = e.to_string();
+                        tracing::warn!(
+                            "part {} of {} to {}: {text}; retrying in {backoff:?}",
+                            part.part,
+                            key.brief_date,
+                            key.chat
+                        );
+                        record(&|app| {
+                            app.store.set_part_state(
+                                key,
+                                part.part,
+                                PartState::Pending,
+                                None,
+                                Some(&text),
+                            )
+                        });
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                    Err(e) => {
+                        let text = if e.is_chat_not_found() {
+                            format!(
+                                "{}: chat not found; check telegram.targets and that the bot is a member",
+                                target.chat
+                            )
+                        } else {
+                            format!("{}: {e}", target.chat)
+                        };
+                        tracing::error!("part {} of {}: {text}", part.part, key.brief_date);
+                        report.failures += 1;
+                        report.error = Some(text.clone());
+                        record(&|app| {
+                            app.store.set_part_state(
+                                key,
+                                part.part,
+                                PartState::Failed,
+                                None,
+                                Some(&text),
+                            )
+                        });
+                        record(&|app| {
+                            app.store.finish_publication(
+                                key,
+                                PublicationState::Failed,
+                                i64::from(report.retries),
+                                1,
+                                Some(&text),
+                            )
+                        });
+                        return report;
+                    }
+                }
+            }
+        }
+        record(&|app| {
+            app.store.finish_publication(
+                key,
+                PublicationState::Done,
+                i64::from(report.retries),
+                0,
+                None,
+            )
+        });
+        report
+    }
+
+    /// Sends each active subscriber one message listing the day's items in their topics.
+    pub async fn send_digests(&self, date: NaiveDate) -> DigestReport {
+        let mut report = DigestReport::default();
+        let work = with_app(
+            &self.app,
+            |app| -> Result<Vec<(i64, i64, OutgoingMessage)>, AppError> {
+                let subscribers = app.store.active_subscribers()?;
+                let mut work = Vec::new();
+                for s in subscribers {
+                    if app.store.digest_state(date, s.user_id)?.as_deref() == Some("sent") {
+                        continue;
+                    }
+                    match app.digest(date, &s.topics)? {
+                        Some(message) => work.push((s.user_id, s.chat_id, message)),
+                        None => report.skipped += 1,
+                    }
+                }
+                Ok(work)
+            },
+        );
+        let work = match work {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("preparing digests of {date}: {e}");
+                return report;
+            }
+        };
+        // Several sends in flight, so one slow or unreachable subscriber never holds up
+        // the others; the pacer keeps the total within Telegram's overall rate.
+        let concurrency = Arc::new(tokio::sync::Semaphore::new(
+            self.telegram.global_per_second.max(1) as usize,
+        ));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (user_id, chat_id, message) in work {
+            if self.stopping() {
+                break;
+            }
+            let Ok(permit) = concurrency.clone().acquire_owned().await else {
+                break;
+            };
+            let api = self.api.clone();
+            let pacer = self.pacer.clone();
+            let app = self.app.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let chat = ChatRef::Id(chat_id);
+                let mut rate_limits = 0;
+                let outcome = loop {
+                    pacer.wait(&chat.key(), false).await;
+                    match api
+                        .send_message(&chat, &message, &SendOptions::default())
+                        .await
+                    {
+                        Err(ApiError::RetryAfter(wait)) if rate_limits < 5 => {
+                            rate_limits += 1;
+                            pacer.hold(&chat.key(), wait);
+                        }
+                        other => break other,
+                    }
+                };
+                with_app(&app, |app| match &outcome {
+                    Ok(id) => app
+                        .store
+                        .set_digest_state(date, user_id, "sent", Some(*id), None)
+                        .map(|_| 0),
+                    Err(ApiError::Forbidden(reason)) => {
+                        app.store.deactivate_subscriber(user_id, reason)?;
+                        app.store
+                            .set_digest_state(date, user_id, "failed", None, Some(reason))
+                            .map(|_| 2)
+                    }
+                    Err(e) => app
+                        .store
+                        .set_digest_state(date, user_id, "failed", None, Some(&e.to_string()))
+                        .map(|_| 1),
+                })
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Ok(0)) => report.sent += 1,
+                Ok(Ok(2)) => {
+                    report.failed += 1;
+                    report.deactivated += 1;
+                }
+                Ok(Ok(_)) => report.failed += 1,
+                Ok(Err(e)) => {
+                    tracing::error!("recording a digest: {e}");
+                    report.failed += 1;
+                }
+                Err(e) => {
+                    tracing::error!("digest task: {e}");
+                    report.failed += 1;
+                }
+            }
+        }
+        report
+    }
+
+    /// Sends a private message to every configured admin; errors are logged, never raised.
+    pub async fn tell_admins(&self, text: &str) {
+        let message = OutgoingMessage {
+            text: text.to_string(),
+            entities: Vec::new(),
+        };
+        for admin in &self.telegram.admins {
+            if let Err(e) = self
+                .reply(&ChatRef::Id(*admin), &message, SendOptions::default())
+                .await
+            {
+                tracing::warn!("telling admin {admin}: {e}");
+            }
+        }
+    }
+
+    /// Sends a reply, paced; a 429 is waited out a few times before giving up.
+    pub async fn reply(
+        &self,
+        chat: &ChatRef,
+        message: &OutgoingMessage,
+        options: SendOptions,
+    ) -> Result<i64, ApiError> {
+        let mut rate_limits = 0;
+        loop {
+            self.pacer.wait(&chat.key(), chat.is_group()).await;
+            match self.api.send_message(chat, message, &options).await {
+                Err(ApiError::RetryAfter(wait))
+                    if rate_limits < 3 && wait <= Duration::from_secs(60) =>
+                {
+                    rate_limits += 1;
+                    self.pacer.hold(&chat.key(), wait);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Replaces a message (topic paging), paced like a send: edits count against the same
+    /// limits, and teloxide's Throttle would not pace them.
+    pub async fn edit(
+        &self,
+        chat: &ChatRef,
+        message_id: i64,
+        message: &OutgoingMessage,
+        markup: Option<serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        self.pacer.wait(&chat.key(), chat.is_group()).await;
+        self.api
+            .edit_message(chat, message_id, message, markup)
+            .await
+    }
+}
+
+/// An inline keyboard with one "更多" button carrying `data`.
+pub fn more_button(data: &str) -> serde_json::Value {
+    json!({ "inline_keyboard": [[{ "text": "更多 ▸", "callback_data": data }]] })
+}

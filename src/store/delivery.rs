@@ -1,0 +1,435 @@
+//! The delivery record: publications and their parts (the outbox), chat migrations,
+//! subscribers and their daily digests. Every part is written before it is sent and
+//! marked after, so a restart knows exactly what is left.
+
+use chrono::{NaiveDate, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store, StoreError};
+use crate::render::text::OutgoingMessage;
+
+/// One publication: the brief of a day to one chat (and forum thread), run `run`
+/// (a forced re-post is a new run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicationKey {
+    pub brief_date: NaiveDate,
+    pub chat: String,
+    pub thread_id: i64,
+    pub run: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicationState {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl PublicationState {
+    fn as_str(self) -> &'static str {
+        match self {
+            PublicationState::Pending => "pending",
+            PublicationState::Done => "done",
+            PublicationState::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "pending" => Ok(PublicationState::Pending),
+            "done" => Ok(PublicationState::Done),
+            "failed" => Ok(PublicationState::Failed),
+            other => Err(StoreError::Corrupt(format!("publication state {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    pub key: PublicationKey,
+    pub trigger: String,
+    pub state: PublicationState,
+    pub parts: i64,
+    pub retries: i64,
+    pub failures: i64,
+    pub last_error: Option<String>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartState {
+    Pending,
+    /// Handed to Telegram with no answer yet: after a crash, it may or may not have arrived.
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl PartState {
+    fn as_str(self) -> &'static str {
+        match self {
+            PartState::Pending => "pending",
+            PartState::Sending => "sending",
+            PartState::Sent => "sent",
+            PartState::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "pending" => Ok(PartState::Pending),
+            "sending" => Ok(PartState::Sending),
+            "sent" => Ok(PartState::Sent),
+            "failed" => Ok(PartState::Failed),
+            other => Err(StoreError::Corrupt(format!("part state {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxPart {
+    pub part: i64,
+    pub message: OutgoingMessage,
+    pub state: PartState,
+    pub attempts: i64,
+    pub message_id: Option<i64>,
+}
+
+/// A subscriber and the topics they follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub topics: Vec<String>,
+}
+
+fn publication_from_row(row: &rusqlite::Row<'_>) -> Result<Publication> {
+    let date: String = row.get("brief_date")?;
+    Ok(Publication {
+        key: PublicationKey {
+            brief_date: date
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("date {date:?}: {e}")))?,
+            chat: row.get("chat")?,
+            thread_id: row.get("thread_id")?,
+            run: row.get("run")?,
+        },
+        trigger: row.get("trigger")?,
+        state: PublicationState::parse(&row.get::<_, String>("state")?)?,
+        parts: row.get("parts")?,
+        retries: row.get("retries")?,
+        failures: row.get("failures")?,
+        last_error: row.get("last_error")?,
+        started_at: row.get("started_at")?,
+        finished_at: row.get("finished_at")?,
+    })
+}
+
+impl Store {
+    /// The newest run of a day's publication to one chat/thread.
+    pub fn latest_publication(
+        &self,
+        date: NaiveDate,
+        chat: &str,
+        thread_id: i64,
+    ) -> Result<Option<Publication>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT * FROM publications WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3
+             ORDER BY run DESC LIMIT 1",
+        )?;
+        let mut rows = stmt.query(params![date.to_string(), chat, thread_id])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(publication_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The most recently started publication of any day, for `/status`.
+    pub fn last_publication(&self) -> Result<Option<Publication>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT * FROM publications ORDER BY started_at DESC, run DESC LIMIT 1",
+        )?;
+        let mut rows = stmt.query([])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(publication_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Publications left pending (the process stopped while posting).
+    pub fn unfinished_publications(&self) -> Result<Vec<Publication>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT * FROM publications WHERE state = 'pending' ORDER BY brief_date, started_at",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(publication_from_row(row)?);
+        }
+        Ok(out)
+    }
+
+    /// Records a new run with all its parts as pending, in one transaction.
+    pub fn start_publication(
+        &mut self,
+        key: &PublicationKey,
+        trigger: &str,
+        parts: &[OutgoingMessage],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO publications (brief_date, chat, thread_id, run, trigger, state, parts, started_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
+            params![
+                key.brief_date.to_string(),
+                key.chat,
+                key.thread_id,
+                key.run,
+                trigger,
+                parts.len() as i64,
+                Utc::now().timestamp()
+            ],
+        )?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO outbox (brief_date, chat, thread_id, run, part, body, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+            )?;
+            for (i, part) in parts.iter().enumerate() {
+                let body =
+                    serde_json::to_string(part).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                insert.execute(params![
+                    key.brief_date.to_string(),
+                    key.chat,
+                    key.thread_id,
+                    key.run,
+                    i as i64 + 1,
+                    body
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn outbox_parts(&self, key: &PublicationKey) -> Result<Vec<OutboxPart>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT part, body, state, attempts, message_id FROM outbox
+             WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4 ORDER BY part",
+        )?;
+        let mut rows = stmt.query(params![
+            key.brief_date.to_string(),
+            key.chat,
+            key.thread_id,
+            key.run
+        ])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let body: String = row.get(1)?;
+            out.push(OutboxPart {
+                part: row.get(0)?,
+                message: serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("outbox body: {e}")))?,
+                state: PartState::parse(&row.get::<_, String>(2)?)?,
+                attempts: row.get(3)?,
+                message_id: row.get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks a part before or after sending it.
+    pub fn set_part_state(
+        &self,
+        key: &PublicationKey,
+        part: i64,
+        state: PartState,
+        message_id: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let attempt = i64::from(state == PartState::Sending);
+        let sent_at = (state == PartState::Sent).then(|| Utc::now().timestamp());
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET state = ?6, attempts = attempts + ?7,
+                   message_id = COALESCE(?8, message_id), last_error = COALESCE(?9, last_error),
+                   sent_at = COALESCE(?10, sent_at)
+                 WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4 AND part = ?5",
+            )?
+            .execute(params![
+                key.brief_date.to_string(),
+                key.chat,
+                key.thread_id,
+                key.run,
+                part,
+                state.as_str(),
+                attempt,
+                message_id,
+                error,
+                sent_at
+            ])?;
+        Ok(())
+    }
+
+    /// Records the outcome of a run.
+    pub fn finish_publication(
+        &self,
+        key: &PublicationKey,
+        state: PublicationState,
+        retries: i64,
+        failures: i64,
+        last_error: Option<&str>,
+    ) -> Result<()> {
+        let finished = (state != PublicationState::Pending).then(|| Utc::now().timestamp());
+        self.conn
+            .prepare_cached(
+                "UPDATE publications SET state = ?5, retries = retries + ?6, failures = failures + ?7,
+                   last_error = COALESCE(?8, last_error), finished_at = ?9
+                 WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4",
+            )?
+            .execute(params![
+                key.brief_date.to_string(),
+                key.chat,
+                key.thread_id,
+                key.run,
+                state.as_str(),
+                retries,
+                failures,
+                last_error,
+                finished
+            ])?;
+        Ok(())
+    }
+
+    /// The id a configured chat now has, if its group was migrated to a supergroup.
+    pub fn migrated_chat(&self, chat: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT chat_id FROM chat_migrations WHERE chat = ?1")?
+            .query_row([chat], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_migrated_chat(&self, chat: &str, chat_id: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO chat_migrations (chat, chat_id) VALUES (?1, ?2)
+             ON CONFLICT (chat) DO UPDATE SET chat_id = excluded.chat_id",
+            params![chat, chat_id],
+        )?;
+        Ok(())
+    }
+
+    /// Adds a topic to a user's subscriptions (re-activating a deactivated subscriber).
+    /// Returns false when it was already there.
+    pub fn subscribe(&mut self, user_id: i64, chat_id: i64, topic_id: &str) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO subscribers (user_id, chat_id, active, created_at) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT (user_id) DO UPDATE SET chat_id = excluded.chat_id, active = 1, inactive_reason = NULL",
+            params![user_id, chat_id, Utc::now().timestamp()],
+        )?;
+        let added = tx.execute(
+            "INSERT OR IGNORE INTO subscriptions (user_id, topic_id) VALUES (?1, ?2)",
+            params![user_id, topic_id],
+        )? > 0;
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Returns false when the user did not follow the topic.
+    pub fn unsubscribe(&self, user_id: i64, topic_id: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "DELETE FROM subscriptions WHERE user_id = ?1 AND topic_id = ?2",
+            params![user_id, topic_id],
+        )? > 0)
+    }
+
+    pub fn subscriptions(&self, user_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT topic_id FROM subscriptions WHERE user_id = ?1 ORDER BY topic_id",
+        )?;
+        let rows = stmt.query_map([user_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Active subscribers that follow at least one topic.
+    pub fn active_subscribers(&self) -> Result<Vec<Subscriber>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.user_id, s.chat_id, t.topic_id FROM subscribers s
+             JOIN subscriptions t ON t.user_id = s.user_id
+             WHERE s.active = 1 ORDER BY s.user_id, t.topic_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<Subscriber> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let (user_id, chat_id, topic): (i64, i64, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            match out.last_mut() {
+                Some(last) if last.user_id == user_id => last.topics.push(topic),
+                _ => out.push(Subscriber {
+                    user_id,
+                    chat_id,
+                    topics: vec![topic],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn subscriber_count(&self) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM subscribers s WHERE active = 1
+             AND EXISTS (SELECT 1 FROM subscriptions t WHERE t.user_id = s.user_id)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
+    /// A subscriber who blocked the bot: no more digests until they subscribe again.
+    pub fn deactivate_subscriber(&self, user_id: i64, reason: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE subscribers SET active = 0, inactive_reason = ?2 WHERE user_id = ?1",
+            params![user_id, reason],
+        )?;
+        Ok(())
+    }
+
+    /// The digest state of a day for a user, if one was started.
+    pub fn digest_state(&self, date: NaiveDate, user_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT state FROM digests WHERE brief_date = ?1 AND user_id = ?2")?
+            .query_row(params![date.to_string(), user_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_digest_state(
+        &self,
+        date: NaiveDate,
+        user_id: i64,
+        state: &str,
+        message_id: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO digests (brief_date, user_id, state, message_id, last_error) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (brief_date, user_id) DO UPDATE SET state = excluded.state,
+                   message_id = COALESCE(excluded.message_id, message_id), last_error = excluded.last_error",
+            )?
+            .execute(params![date.to_string(), user_id, state, message_id, error])?;
+        Ok(())
+    }
+
+    /// Items stored for a day (for `/status`).
+    pub fn item_count_for_date(&self, date: NaiveDate) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM items WHERE brief_date = ?1",
+            [date.to_string()],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+}

@@ -1,0 +1,510 @@
+//! A fake Telegram Bot API server, over real HTTP on 127.0.0.1, that enforces Telegram's
+//! rules: 4096 code points and 100 entities per message, entity bounds in UTF-16, and rate
+//! limits (per chat, per group per minute, overall per second) answered with 429 and
+//! `retry_after`. Faults can be queued: 5xx, 403, chat not found, group migration, a
+//! request that never gets an answer.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "123456:TEST-token-never-logged";
+pub const BOT_ID: i64 = 777;
+pub const BOT_USERNAME: &str = "ecobrief_test_bot";
+
+/// A fault the next matching call gets instead of the normal answer.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Status(u16),
+    RetryAfter(u64),
+    Forbidden,
+    ChatNotFound,
+    /// Never answers (until the client gives up or is killed).
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub chat_id: Value,
+    pub message_id: i64,
+    pub text: String,
+    pub entities: Value,
+    pub thread_id: Option<i64>,
+    pub reply_markup: Option<Value>,
+    pub edited: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_chat_interval: Duration,
+    pub per_group_per_minute: usize,
+    pub global_per_second: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_chat_interval: Duration::from_millis(0),
+            per_group_per_minute: 20,
+            global_per_second: 30,
+        }
+    }
+}
+
+#[derive(Default)]
+struct FakeState {
+    calls: Vec<Call>,
+    sent: Vec<Sent>,
+    updates: VecDeque<Value>,
+    next_update_id: i64,
+    next_message_id: i64,
+    faults: VecDeque<(String, Fault)>,
+    forbidden: HashSet<String>,
+    migrated: HashMap<String, i64>,
+    admins: HashMap<String, Vec<i64>>,
+    last_by_chat: HashMap<String, Instant>,
+    group_window: HashMap<String, VecDeque<Instant>>,
+    global_window: VecDeque<Instant>,
+    limits: Limits,
+    rate_limited: usize,
+}
+
+#[derive(Clone)]
+pub struct FakeTelegram {
+    pub url: String,
+    state: Arc<Mutex<FakeState>>,
+}
+
+fn chat_key(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn error(status: StatusCode, code: u16, description: &str, parameters: Option<Value>) -> Response {
+    let mut body = json!({ "ok": false, "error_code": code, "description": description });
+    if let Some(p) = parameters {
+        body["parameters"] = p;
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+fn ok(result: Value) -> Response {
+    axum::Json(json!({ "ok": true, "result": result })).into_response()
+}
+
+/// Checks a message as Telegram would; `Err` is the Bot API's description.
+fn validate(text: &str, entities: &Value) -> Result<(), String> {
+    let chars = text.chars().count();
+    if text.trim().is_empty() {
+        return Err("Bad Request: message text is empty".into());
+    }
+    if chars > 4096 {
+        return Err(format!(
+            "Bad Request: message is too long ({chars} code points)"
+        ));
+    }
+    let list = entities.as_array().cloned().unwrap_or_default();
+    if list.len() > 100 {
+        return Err(format!("Bad Request: too many entities ({})", list.len()));
+    }
+    let utf16: Vec<u16> = text.encode_utf16().collect();
+    for e in &list {
+        let offset = e["offset"]
+            .as_u64()
+            .ok_or("Bad Request: entity without offset")? as usize;
+        let length = e["length"]
+            .as_u64()
+            .ok_or("Bad Request: entity without length")? as usize;
+        if length == 0 || offset + length > utf16.len() {
+            return Err(format!("Bad Request: entity {e} is out of the text"));
+        }
+        for at in [offset, offset + length] {
+            if at < utf16.len() && (0xDC00..0xE000).contains(&utf16[at]) {
+                return Err(format!("Bad Request: entity {e} splits a surrogate pair"));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl FakeState {
+    /// Applies the rate limits; `Some(seconds)` to answer 429 with.
+    fn rate_limit(&mut self, chat: &str, is_group: bool) -> Option<u64> {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        let minute = Duration::from_secs(60);
+        while self
+            .global_window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= second)
+        {
+            self.global_window.pop_front();
+        }
+        if self.global_window.len() >= self.limits.global_per_second {
+            return Some(1);
+        }
+        if let Some(last) = self.last_by_chat.get(chat)
+            && now.duration_since(*last) < self.limits.per_chat_interval
+        {
+            let wait = self.limits.per_chat_interval - now.duration_since(*last);
+            return Some(wait.as_secs().max(1));
+        }
+        if is_group {
+            let window = self.group_window.entry(chat.to_string()).or_default();
+            while window
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= minute)
+            {
+                window.pop_front();
+            }
+            if window.len() >= self.limits.per_group_per_minute {
+                let wait = minute - now.duration_since(*window.front()?);
+                return Some(wait.as_secs().max(1));
+            }
+            window.push_back(now);
+        }
+        self.last_by_chat.insert(chat.to_string(), now);
+        self.global_window.push_back(now);
+        None
+    }
+}
+
+async fn handle(
+    State(fake): State<FakeTelegram>,
+    Path((token, method)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if token != format!("bot{TOKEN}") {
+        return error(StatusCode::UNAUTHORIZED, 401, "Unauthorized", None);
+    }
+    // teloxide sends method names PascalCase (SendMessage), the Bot API docs camelCase.
+    let method = method.to_ascii_lowercase();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+    let fault = {
+        let mut state = fake.state.lock().unwrap();
+        state.calls.push(Call {
+            method: method.clone(),
+            body: body.clone(),
+        });
+        let index = state.faults.iter().position(|(m, _)| *m == method);
+        index.and_then(|i| state.faults.remove(i)).map(|(_, f)| f)
+    };
+    match fault {
+        Some(Fault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return error(status, code, "Internal Server Error", None);
+        }
+        Some(Fault::RetryAfter(s)) => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                429,
+                &format!("Too Many Requests: retry after {s}"),
+                Some(json!({ "retry_after": s })),
+            );
+        }
+        Some(Fault::Forbidden) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                403,
+                "Forbidden: bot was blocked by the user",
+                None,
+            );
+        }
+        Some(Fault::ChatNotFound) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                400,
+                "Bad Request: chat not found",
+                None,
+            );
+        }
+        Some(Fault::Hang) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return error(StatusCode::GATEWAY_TIMEOUT, 504, "hung", None);
+        }
+        None => {}
+    }
+    match method.as_str() {
+        "getme" => ok(json!({
+            "id": BOT_ID, "is_bot": true, "first_name": "EcoBrief", "username": BOT_USERNAME,
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false
+        })),
+        "getupdates" => {
+            let offset = body["offset"].as_i64().unwrap_or(0);
+            let timeout = body["timeout"].as_u64().unwrap_or(0).min(1);
+            let deadline = Instant::now() + Duration::from_secs(timeout);
+            loop {
+                let updates: Vec<Value> = {
+                    let mut state = fake.state.lock().unwrap();
+                    state
+                        .updates
+                        .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                    state.updates.iter().cloned().collect()
+                };
+                if !updates.is_empty() || Instant::now() >= deadline {
+                    return ok(Value::Array(updates));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        "sendmessage" | "editmessagetext" => {
+            let chat = chat_key(&body["chat_id"]);
+            let text = body["text"].as_str().unwrap_or("").to_string();
+            let entities = body.get("entities").cloned().unwrap_or(json!([]));
+            if let Err(description) = validate(&text, &entities) {
+                return error(StatusCode::BAD_REQUEST, 400, &description, None);
+            }
+            let mut state = fake.state.lock().unwrap();
+            if state.forbidden.contains(&chat) {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    403,
+                    "Forbidden: bot was blocked by the user",
+                    None,
+                );
+            }
+            if let Some(new_id) = state.migrated.get(&chat) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: group chat was upgraded to a supergroup chat",
+                    Some(json!({ "migrate_to_chat_id": new_id })),
+                );
+            }
+            let is_group = chat.starts_with('-') || chat.starts_with('@');
+            if let Some(wait) = state.rate_limit(&chat, is_group) {
+                state.rate_limited += 1;
+                return error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    429,
+                    &format!("Too Many Requests: retry after {wait}"),
+                    Some(json!({ "retry_after": wait })),
+                );
+            }
+            let edited = method == "editmessagetext";
+            let message_id = if edited {
+                body["message_id"].as_i64().unwrap_or(0)
+            } else {
+                state.next_message_id += 1;
+                state.next_message_id
+            };
+            state.sent.push(Sent {
+                chat_id: body["chat_id"].clone(),
+                message_id,
+                text: text.clone(),
+                entities,
+                thread_id: body["message_thread_id"].as_i64(),
+                reply_markup: body.get("reply_markup").cloned(),
+                edited,
+            });
+            ok(
+                json!({ "message_id": message_id, "date": 0, "chat": { "id": body["chat_id"], "type": if is_group { "supergroup" } else { "private" } }, "text": text }),
+            )
+        }
+        "getchatadministrators" => {
+            let chat = chat_key(&body["chat_id"]);
+            let state = fake.state.lock().unwrap();
+            let admins = state.admins.get(&chat).cloned().unwrap_or_default();
+            ok(Value::Array(
+                admins
+                    .iter()
+                    .map(|id| json!({ "status": "administrator", "user": { "id": id, "is_bot": false, "first_name": "Admin" }, "can_be_edited": false, "is_anonymous": false, "can_manage_chat": true, "can_delete_messages": true, "can_manage_video_chats": true, "can_restrict_members": true, "can_promote_members": false, "can_change_info": true, "can_invite_users": true, "can_post_stories": false, "can_edit_stories": false, "can_delete_stories": false }))
+                    .collect(),
+            ))
+        }
+        "setmycommands"
+        | "deletemycommands"
+        | "answercallbackquery"
+        | "deletewebhook"
+        | "setwebhook" => ok(json!(true)),
+        other => error(
+            StatusCode::NOT_FOUND,
+            404,
+            &format!("Not Found: method {other}"),
+            None,
+        ),
+    }
+}
+
+impl FakeTelegram {
+    pub async fn start(limits: Limits) -> FakeTelegram {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let fake = FakeTelegram {
+            url,
+            state: Arc::new(Mutex::new(FakeState {
+                limits,
+                next_update_id: 1,
+                ..FakeState::default()
+            })),
+        };
+        let app = Router::new()
+            .route("/{token}/{method}", any(handle))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        fake
+    }
+
+    pub fn fail_next(&self, method: &str, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push_back((method.to_ascii_lowercase(), fault));
+    }
+
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
+    }
+
+    pub fn block(&self, chat: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .forbidden
+            .insert(chat.to_string());
+    }
+
+    pub fn migrate(&self, chat: &str, new_id: i64) {
+        self.state
+            .lock()
+            .unwrap()
+            .migrated
+            .insert(chat.to_string(), new_id);
+    }
+
+    pub fn set_admins(&self, chat: &str, users: &[i64]) {
+        self.state
+            .lock()
+            .unwrap()
+            .admins
+            .insert(chat.to_string(), users.to_vec());
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        self.state.lock().unwrap().sent.clone()
+    }
+
+    /// Messages delivered to one chat (by its key as sent: id or @username).
+    pub fn sent_to(&self, chat: &str) -> Vec<Sent> {
+        self.sent()
+            .into_iter()
+            .filter(|s| chat_key(&s.chat_id) == chat)
+            .collect()
+    }
+
+    pub fn calls(&self, method: &str) -> Vec<Call> {
+        let method = method.to_ascii_lowercase();
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.method == method)
+            .cloned()
+            .collect()
+    }
+
+    pub fn rate_limited(&self) -> usize {
+        self.state.lock().unwrap().rate_limited
+    }
+
+    /// Queues an update for getUpdates; returns its id.
+    pub fn push_update(&self, mut update: Value) -> i64 {
+        let mut state = self.state.lock().unwrap();
+        let id = state.next_update_id;
+        state.next_update_id += 1;
+        update["update_id"] = json!(id);
+        state.updates.push_back(update);
+        id
+    }
+
+    /// A text message from `user` in `chat` (negative id: a group).
+    pub fn push_text(&self, chat: i64, user: i64, text: &str) -> i64 {
+        let chat_type = if chat < 0 { "supergroup" } else { "private" };
+        let mut entities = Vec::new();
+        if text.starts_with('/') {
+            let len = text
+                .split_whitespace()
+                .next()
+                .map_or(0, |c| c.encode_utf16().count());
+            entities.push(json!({ "type": "bot_command", "offset": 0, "length": len }));
+        }
+        self.push_update(json!({
+            "message": {
+                "message_id": 1000 + chat.abs() % 1000,
+                "date": 1_700_000_000,
+                "chat": { "id": chat, "type": chat_type, "title": "Group", "first_name": "U" },
+                "from": { "id": user, "is_bot": false, "first_name": "User" },
+                "text": text,
+                "entities": entities
+            }
+        }))
+    }
+
+    /// A press on an inline button.
+    pub fn push_callback(&self, chat: i64, user: i64, message_id: i64, data: &str) -> i64 {
+        self.push_update(json!({
+            "callback_query": {
+                "id": format!("cb{message_id}"),
+                "from": { "id": user, "is_bot": false, "first_name": "User" },
+                "chat_instance": "ci",
+                "data": data,
+                "message": {
+                    "message_id": message_id,
+                    "date": 1_700_000_000,
+                    "chat": { "id": chat, "type": if chat < 0 { "supergroup" } else { "private" }, "first_name": "U", "title": "Group" },
+                    "from": { "id": BOT_ID, "is_bot": true, "first_name": "EcoBrief" },
+                    "text": "…"
+                }
+            }
+        }))
+    }
+
+    /// Waits until `pred` holds over the messages sent, or panics after `timeout`.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&[Sent]) -> bool,
+    ) -> Vec<Sent> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let sent = self.sent();
+            if pred(&sent) {
+                return sent;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out waiting for {what}; sent so far: {:#?}",
+                    sent.iter()
+                        .map(|s| (&s.chat_id, s.text.chars().take(40).collect::<String>()))
+                        .collect::<Vec<_>>()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

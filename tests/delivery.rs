@@ -1,0 +1,196 @@
+//! Delivery over real HTTP against the fake Bot API: every part once, in order, whatever
+//! Telegram answers.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use common::fake_telegram::{FakeTelegram, Fault, Limits};
+use common::{ADMIN, GROUP, spawn_publisher};
+use ecobrief::publish::{PublishError, Trigger, with_app};
+
+fn day() -> NaiveDate {
+    "2026-03-12".parse().unwrap()
+}
+
+/// The part numbers `(i/n)` of the messages, in the order they arrived.
+fn part_numbers(texts: &[String]) -> Vec<String> {
+    texts
+        .iter()
+        .filter_map(|t| {
+            t.rsplit_once("\n\n(")
+                .map(|(_, n)| n.trim_end_matches(')').to_string())
+        })
+        .collect()
+}
+
+fn group_texts(fake: &FakeTelegram) -> Vec<String> {
+    fake.sent_to(&GROUP.to_string())
+        .into_iter()
+        .map(|s| s.text)
+        .collect()
+}
+
+#[tokio::test]
+async fn posts_every_part_in_order_once_and_refuses_a_second_post() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
+    let report = publisher
+        .publish(day(), Trigger::CommandLine, false)
+        .await
+        .unwrap();
+    assert!(report.complete(), "{report:?}");
+    let texts = group_texts(&fake);
+    assert_eq!(part_numbers(&texts), vec!["1/2", "2/2"]);
+    assert!(texts[0].starts_with("📰 "));
+    // Admins get one private summary.
+    let summary = fake.sent_to(&ADMIN.to_string());
+    assert_eq!(summary.len(), 1);
+    assert!(
+        summary[0].text.contains("2/2 条已发送"),
+        "{}",
+        summary[0].text
+    );
+
+    match publisher.publish(day(), Trigger::CommandLine, false).await {
+        Err(PublishError::AlreadyPosted(d)) => assert_eq!(d, day()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(group_texts(&fake).len(), 2, "nothing sent twice");
+
+    publisher
+        .publish(day(), Trigger::CommandLine, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        part_numbers(&group_texts(&fake)),
+        vec!["1/2", "2/2", "1/2", "2/2"],
+        "force posts again"
+    );
+}
+
+#[tokio::test]
+async fn a_429_storm_and_5xx_still_deliver_each_part_once_in_order() {
+    // Telegram allows one message per 1.2 s to this chat; we do not pace at all, so most
+    // sends are answered 429 first. Two 5xx answers come on top.
+    let fake = FakeTelegram::start(Limits {
+        per_chat_interval: Duration::from_millis(1200),
+        ..Limits::default()
+    })
+    .await;
+    let (_dir, publisher, _stop) = spawn_publisher(&fake, |c| c.render.message_budget = 900);
+    fake.fail_next("sendMessage", Fault::Status(502));
+    fake.fail_next("sendMessage", Fault::Status(500));
+    let report = publisher
+        .publish(day(), Trigger::Schedule, false)
+        .await
+        .unwrap();
+    assert!(report.complete(), "{report:?}");
+    let texts = group_texts(&fake);
+    let n = texts.len();
+    assert!(n >= 4, "a small budget makes several parts");
+    let expected: Vec<String> = (1..=n).map(|i| format!("{i}/{n}")).collect();
+    assert_eq!(part_numbers(&texts), expected, "each part once, in order");
+    assert!(fake.rate_limited() > 0, "the storm happened");
+    let target = &report.targets[0];
+    assert!(
+        target.retries as usize >= fake.rate_limited() + 2,
+        "{target:?}"
+    );
+    assert_eq!(target.failures, 0);
+}
+
+#[tokio::test]
+async fn a_group_migrated_to_a_supergroup_gets_the_part_at_its_new_id() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
+    let new_id = -1_009_999;
+    fake.migrate(&GROUP.to_string(), new_id);
+    let report = publisher
+        .publish(day(), Trigger::Schedule, false)
+        .await
+        .unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(
+        part_numbers(
+            &fake
+                .sent_to(&new_id.to_string())
+                .into_iter()
+                .map(|s| s.text)
+                .collect::<Vec<_>>()
+        ),
+        vec!["1/2", "2/2"]
+    );
+    let stored = with_app(publisher.app(), |app| {
+        app.store.migrated_chat(&GROUP.to_string())
+    })
+    .unwrap();
+    assert_eq!(stored, Some(new_id), "the new id is remembered");
+}
+
+#[tokio::test]
+async fn chat_not_found_fails_the_target_and_tells_admins() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
+    fake.fail_next("sendMessage", Fault::ChatNotFound);
+    let report = publisher
+        .publish(day(), Trigger::Schedule, false)
+        .await
+        .unwrap();
+    assert!(!report.complete());
+    let admin = fake.sent_to(&ADMIN.to_string());
+    assert!(
+        admin.iter().any(|m| m.text.contains("chat not found")),
+        "{admin:?}"
+    );
+    // Not posted yet: the next run resumes it, from the part that failed.
+    assert!(!publisher.is_posted(day()).unwrap());
+    let again = publisher
+        .publish(day(), Trigger::Schedule, false)
+        .await
+        .unwrap();
+    assert!(again.complete());
+    assert_eq!(part_numbers(&group_texts(&fake)), vec!["1/2", "2/2"]);
+}
+
+#[tokio::test]
+async fn subscribers_get_one_digest_and_a_blocked_one_is_deactivated() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
+    with_app(publisher.app(), |app| {
+        app.store.subscribe(501, 501, "gold").unwrap();
+        app.store.subscribe(501, 501, "oil").unwrap();
+        app.store.subscribe(502, 502, "crypto").unwrap();
+        app.store.subscribe(503, 503, "gold").unwrap();
+    });
+    fake.block("503");
+    let report = publisher
+        .publish(day(), Trigger::Schedule, false)
+        .await
+        .unwrap();
+    assert_eq!(report.digests.sent, 2, "{report:?}");
+    assert_eq!(report.digests.deactivated, 1);
+    let digest = fake.sent_to("501");
+    assert_eq!(digest.len(), 1);
+    assert!(
+        digest[0].text.contains("现货黄金刷新历史高位") && digest[0].text.contains("OPEC+"),
+        "{}",
+        digest[0].text
+    );
+    assert!(!digest[0].text.contains("比特币"));
+    assert_eq!(
+        with_app(publisher.app(), |app| app.store.subscriber_count()).unwrap(),
+        2
+    );
+
+    publisher
+        .publish(day(), Trigger::Command { user_id: ADMIN }, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.sent_to("501").len(),
+        1,
+        "one digest per day, even after a forced re-post"
+    );
+}
