@@ -194,3 +194,141 @@ async fn subscribers_get_one_digest_and_a_blocked_one_is_deactivated() {
         "one digest per day, even after a forced re-post"
     );
 }
+
+/// The real binary, killed while part 3 is in flight, then started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_post_resumes_without_repeating_sent_parts() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ecobrief.toml");
+    let repo = common::repo_path("");
+    std::fs::write(
+        &config,
+        format!(
+            r#"database = "{db}"
+topics_file = "{repo}/config/topics.toml"
+[[sources]]
+kind = "dir"
+path = "{repo}/samples"
+[render]
+templates_dir = "{repo}/templates"
+message_budget = 1200
+[telegram]
+group_interval_ms = 0
+private_interval_ms = 0
+request_timeout_seconds = 60
+[[telegram.targets]]
+chat = "{GROUP}"
+"#,
+            db = dir.path().join("db.sqlite").display(),
+            repo = repo.display(),
+        ),
+    )
+    .unwrap();
+    let run = |config: std::path::PathBuf, url: String| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ecobrief"));
+        cmd.arg("--config")
+            .arg(config)
+            .args(["publish", "--date", "2026-03-12"])
+            .env("ECOBRIEF_BOT_TOKEN", common::fake_telegram::TOKEN)
+            .env("ECOBRIEF_API_URL", url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    // `publish` ingests nothing itself: load the samples first.
+    let ingest = std::process::Command::new(env!("CARGO_BIN_EXE_ecobrief"))
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .arg(repo.join("samples"))
+        .output()
+        .unwrap();
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stdout)
+    );
+
+    fake.fail_next("sendMessage", Fault::Pass);
+    fake.fail_next("sendMessage", Fault::Pass);
+    fake.fail_next("sendMessage", Fault::Hang);
+    let mut child = run(config.clone(), fake.url.clone()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while fake.calls("sendMessage").len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "part 3 never went out"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = group_texts(&fake);
+    assert_eq!(
+        before.len(),
+        2,
+        "parts 1 and 2 were delivered before the kill"
+    );
+
+    let (cfg, url) = (config.clone(), fake.url.clone());
+    let out = tokio::task::spawn_blocking(move || run(cfg, url).output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let texts = group_texts(&fake);
+    let n = texts.len();
+    assert!(n >= 4, "{n} parts");
+    let expected: Vec<String> = (1..=n).map(|i| format!("{i}/{n}")).collect();
+    assert_eq!(
+        part_numbers(&texts),
+        expected,
+        "3..n sent after the restart; 1 and 2 not repeated"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{n}/{n} 条已发送")));
+}
+
+#[tokio::test]
+async fn a_missing_or_rejected_token_exits_2_with_one_line() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let run = |token: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ecobrief"));
+        cmd.current_dir(common::repo_path(""))
+            .arg("--db")
+            .arg(&db)
+            .args(["publish", "--date", "2026-03-12"])
+            .env_remove("ECOBRIEF_BOT_TOKEN")
+            .env_remove("TELOXIDE_TOKEN")
+            .env("ECOBRIEF_API_URL", &fake.url);
+        if let Some(t) = token {
+            cmd.env("ECOBRIEF_BOT_TOKEN", t);
+        }
+        cmd
+    };
+    let missing = tokio::task::spawn_blocking({
+        let mut cmd = run(None);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("ECOBRIEF_BOT_TOKEN"));
+    let secret = "999:wrong-secret-value";
+    let rejected = tokio::task::spawn_blocking({
+        let mut cmd = run(Some(secret));
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(rejected.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(stderr.contains("rejected"), "{stderr}");
+    assert!(!stderr.contains(secret), "the token is never printed");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}

@@ -23,6 +23,8 @@ pub const BOT_USERNAME: &str = "ecobrief_test_bot";
 /// A fault the next matching call gets instead of the normal answer.
 #[derive(Debug, Clone)]
 pub enum Fault {
+    /// Answers normally (to let calls through before a later fault).
+    Pass,
     Status(u16),
     RetryAfter(u64),
     Forbidden,
@@ -206,6 +208,7 @@ async fn handle(
         index.and_then(|i| state.faults.remove(i)).map(|(_, f)| f)
     };
     match fault {
+        Some(Fault::Pass) | None => {}
         Some(Fault::Status(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return error(status, code, "Internal Server Error", None);
@@ -238,7 +241,6 @@ async fn handle(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return error(StatusCode::GATEWAY_TIMEOUT, 504, "hung", None);
         }
-        None => {}
     }
     match method.as_str() {
         "getme" => ok(json!({
