@@ -94,6 +94,15 @@ impl IngestReport {
     }
 }
 
+/// One page of a topic reply.
+#[derive(Debug, Clone)]
+pub struct TopicPage {
+    pub topic_id: String,
+    pub message: OutgoingMessage,
+    /// Where the next page starts, when there is one.
+    pub next_offset: Option<usize>,
+}
+
 pub struct App {
     pub config: Config,
     pub store: Store,
@@ -215,11 +224,29 @@ impl App {
         name: &str,
         limit: usize,
         offset: usize,
-    ) -> Result<OutgoingMessage, AppError> {
+    ) -> Result<TopicPage, AppError> {
         let topic = self.resolve_topic(name)?;
         let items = self.store.items_for_topic(&topic.id, limit, offset)?;
         let total = self.store.count_for_topic(&topic.id)?;
-        Ok(self.renderer.topic_reply(topic, &items, total, offset)?)
+        let (message, shown) = self.renderer.topic_reply(topic, &items, total, offset)?;
+        let next = offset.saturating_add(shown);
+        Ok(TopicPage {
+            topic_id: topic.id.clone(),
+            message,
+            next_offset: (shown > 0 && next < total).then_some(next),
+        })
+    }
+
+    /// Topics with their item counts over the last `days` days (all items when `None`).
+    pub fn topic_counts_since(&self, days: Option<u32>) -> Result<Vec<(Topic, usize)>, AppError> {
+        let since = days.map(|d| Utc::now() - chrono::Duration::days(i64::from(d)));
+        let counts = self.store.topic_counts(since)?;
+        Ok(self
+            .topics
+            .topics()
+            .iter()
+            .map(|t| (t.clone(), counts.get(&t.id).copied().unwrap_or(0)))
+            .collect())
     }
 
     /// A subscriber's digest of `date`: the day's items in `topics`, or `None` when there
@@ -256,12 +283,6 @@ impl App {
 
     /// Every topic with its stored item count, in catalog order.
     pub fn topic_counts(&self) -> Result<Vec<(Topic, usize)>, AppError> {
-        let counts = self.store.topic_counts(None)?;
-        Ok(self
-            .topics
-            .topics()
-            .iter()
-            .map(|t| (t.clone(), counts.get(&t.id).copied().unwrap_or(0)))
-            .collect())
+        self.topic_counts_since(None)
     }
 }

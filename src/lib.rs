@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod model;
 pub mod publish;
 pub mod render;
+pub mod schedule;
 pub mod store;
 pub mod telegram;
 pub mod topics;

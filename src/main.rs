@@ -64,6 +64,8 @@ enum Command {
     },
     /// List topics with their item counts
     Topics,
+    /// Run the bot: long polling, commands, the daily schedule (needs ECOBRIEF_BOT_TOKEN)
+    Run,
     /// Post the brief of a day to the configured targets now (needs ECOBRIEF_BOT_TOKEN)
     Publish {
         /// YYYY-MM-DD [default: today in the configured timezone]
@@ -174,8 +176,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             offset,
             format,
         } => match app.topic_reply(&name, limit.clamp(1, 50), offset) {
-            Ok(message) => {
-                print_messages(&[message], format)?;
+            Ok(page) => {
+                print_messages(&[page.message], format)?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e @ AppError::UnknownTopic { .. }) => {
@@ -195,6 +197,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run => ecobrief::telegram::run(app),
         Command::Publish { date, force } => {
             let date = date.unwrap_or_else(|| app.today());
             ecobrief::telegram::publish_once(app, date, force)

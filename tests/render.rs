@@ -274,7 +274,10 @@ fn a_template_with_an_unsupported_tag_is_refused_by_name() {
 fn topic_reply_lists_newest_items_with_tags() {
     let mut t = spawn_app();
     t.app.ingest_sources().unwrap();
-    let reply = t.app.topic_reply("金价", 5, 0).unwrap();
+    let page = t.app.topic_reply("金价", 5, 0).unwrap();
+    assert_eq!(page.topic_id, "gold");
+    assert_eq!(page.next_offset, None, "two gold items fit on one page");
+    let reply = page.message;
     assert_telegram_valid(std::slice::from_ref(&reply));
     assert!(reply.text.starts_with("🔎 黄金"));
     assert!(reply.text.contains("现货黄金刷新历史高位"));
@@ -282,10 +285,12 @@ fn topic_reply_lists_newest_items_with_tags() {
     let newest = reply.text.find("现货黄金").unwrap();
     let older = reply.text.find("美国2月CPI超预期").unwrap();
     assert!(newest < older, "newest first");
+    let first = t.app.topic_reply("commodities", 1, 0).unwrap();
+    assert_eq!(first.next_offset, Some(1), "one per page: a next page");
     match t.app.topic_reply("goldd", 5, 0) {
         Err(e @ AppError::UnknownTopic { .. }) => assert!(e.to_string().contains("gold"), "{e}"),
         other => panic!("{other:?}"),
     }
-    let empty = t.app.topic_reply("crypto", 5, 10).unwrap();
+    let empty = t.app.topic_reply("crypto", 5, 10).unwrap().message;
     assert!(empty.text.contains("暂无相关内容"));
 }

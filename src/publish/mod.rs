@@ -192,6 +192,11 @@ impl Publisher {
         }
     }
 
+    /// Waits for a publish in progress to end.
+    pub async fn idle(&self) {
+        drop(self.publish_lock.lock().await);
+    }
+
     pub fn api(&self) -> &BotApi {
         &self.api
     }

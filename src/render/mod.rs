@@ -38,6 +38,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("help.html", include_str!("../../templates/help.html")),
     ("digest.html", include_str!("../../templates/digest.html")),
+    ("topics.html", include_str!("../../templates/topics.html")),
     ("tags.html", include_str!("../../templates/tags.html")),
 ];
 
@@ -320,15 +321,15 @@ impl Renderer {
             .collect())
     }
 
-    /// The reply to `/topic NAME`: one message. Items that do not fit are left to the next
-    /// page rather than cut.
+    /// The reply to `/topic NAME`: one message, and how many items it shows. Items that do
+    /// not fit are left to the next page rather than cut.
     pub fn topic_reply(
         &self,
         topic: &Topic,
         items: &[Item],
         total: usize,
         offset: usize,
-    ) -> Result<OutgoingMessage, RenderError> {
+    ) -> Result<(OutgoingMessage, usize), RenderError> {
         let views: Vec<ItemView> = items.iter().map(|i| ItemView::new(i, self.tz)).collect();
         let mut shown = views.len();
         loop {
@@ -352,7 +353,10 @@ impl Renderer {
                     }],
                     self.limits(),
                 );
-                return Ok(parts.first().cloned().unwrap_or_default().to_message());
+                return Ok((
+                    parts.first().cloned().unwrap_or_default().to_message(),
+                    shown,
+                ));
             }
             shown -= 1;
         }
@@ -394,10 +398,25 @@ impl Renderer {
         }
     }
 
-    /// The `/help` text.
-    pub fn help(&self, group: &str) -> Result<OutgoingMessage, RenderError> {
+    /// The `/help` text; admins also see the admin commands.
+    pub fn help(&self, group: &str, admin: bool) -> Result<OutgoingMessage, RenderError> {
         Ok(self
-            .render("help.html", context! { group => group })?
+            .render("help.html", context! { group => group, admin => admin })?
+            .to_message())
+    }
+
+    /// The `/topics` list: each topic with its item count.
+    pub fn topic_list(
+        &self,
+        topics: &[(Topic, usize)],
+        days: u32,
+    ) -> Result<OutgoingMessage, RenderError> {
+        let rows: Vec<minijinja::Value> = topics
+            .iter()
+            .map(|(t, n)| context! { id => &t.id, name => &t.name, count => n })
+            .collect();
+        Ok(self
+            .render("topics.html", context! { topics => rows, days => days })?
             .to_message())
     }
 
@@ -454,9 +473,16 @@ impl Renderer {
             aliases: Vec::new(),
             keywords: vec!["示例".into()],
         };
-        self.topic_reply(&topic, &[sample], 1, 0)?;
+        self.topic_reply(&topic, std::slice::from_ref(&sample), 1, 0)?;
         self.topic_reply(&topic, &[], 0, 0)?;
-        self.help("@group")?;
+        self.help("@group", true)?;
+        let topic_row = (topic.clone(), 3);
+        self.topic_list(std::slice::from_ref(&topic_row), 7)?;
+        self.digest(
+            NaiveDate::MIN,
+            &["示例".to_string()],
+            std::slice::from_ref(&sample),
+        )?;
         Ok(())
     }
 }

@@ -152,3 +152,43 @@ pub fn spawn_publisher(
     );
     (dir, publisher, stop)
 }
+
+/// A running bot (`telegram::serve`) against `fake`, stopped on drop of `stop`.
+pub struct TestBot {
+    pub dir: TempDir,
+    pub stop: tokio::sync::watch::Sender<bool>,
+    pub task: tokio::task::JoinHandle<Result<(), ecobrief::telegram::ServeError>>,
+}
+
+pub async fn spawn_bot(
+    fake: &fake_telegram::FakeTelegram,
+    adjust: impl FnOnce(&mut Config),
+) -> TestBot {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(dir.path());
+    test_telegram(&mut config, &fake.url);
+    config.schedule.enabled = false;
+    adjust(&mut config);
+    let mut app = App::open(config).expect("app opens");
+    app.ingest_sources().expect("samples ingest");
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(ecobrief::telegram::serve(
+        app,
+        Some(fake_telegram::TOKEN.to_string()),
+        stopping,
+    ));
+    TestBot { dir, stop, task }
+}
+
+impl TestBot {
+    /// Stops the bot and waits for it; returns its folder (the database) for inspection.
+    pub async fn shutdown(self) -> TempDir {
+        let _ = self.stop.send(true);
+        let result = tokio::time::timeout(std::time::Duration::from_secs(20), self.task)
+            .await
+            .expect("bot stops within 20 s")
+            .expect("bot task");
+        result.expect("bot ran");
+        self.dir
+    }
+}

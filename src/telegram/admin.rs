@@ -1,0 +1,219 @@
+//! Admin commands: /post, /preview, /status, /ingest. Anyone else gets a polite refusal,
+//! the attempt is logged, and nothing happens.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use teloxide::types::Message;
+
+use super::context::{BotContext, HandlerResult, plain};
+use super::member::parse_date_arg;
+use crate::publish::botapi::{ApiError, ChatRef, SendOptions};
+use crate::publish::{PublishError, Trigger, with_app};
+
+const REFUSAL: &str = "抱歉，这个命令仅限管理员使用。";
+
+async fn admin_only(ctx: &BotContext, msg: &Message, command: &str) -> bool {
+    if ctx.is_admin(msg).await {
+        return true;
+    }
+    let who = msg.from.as_ref().map_or(0, |u| u.id.0);
+    tracing::warn!(
+        "refused /{command} from user {who} in chat {}",
+        msg.chat.id.0
+    );
+    ctx.reply(msg, &plain(REFUSAL)).await;
+    false
+}
+
+/// `[YYYY-MM-DD] [force]` in any order.
+fn post_args(args: &str) -> Result<(Option<NaiveDate>, bool), String> {
+    let mut date = None;
+    let mut force = false;
+    for word in args.split_whitespace() {
+        if word.eq_ignore_ascii_case("force") {
+            force = true;
+        } else {
+            date = parse_date_arg(word)?;
+        }
+    }
+    Ok((date, force))
+}
+
+fn user_id(msg: &Message) -> i64 {
+    msg.from
+        .as_ref()
+        .and_then(|u| i64::try_from(u.id.0).ok())
+        .unwrap_or(0)
+}
+
+pub async fn post(ctx: &Arc<BotContext>, msg: &Message, args: &str) -> HandlerResult {
+    if !admin_only(ctx, msg, "post").await {
+        return Ok(());
+    }
+    let (date, force) = match post_args(args) {
+        Ok(a) => a,
+        Err(text) => {
+            ctx.reply(msg, &plain(text)).await;
+            return Ok(());
+        }
+    };
+    let date = date.unwrap_or_else(|| with_app(ctx.publisher.app(), |app| app.today()));
+    ctx.reply(msg, &plain(format!("开始发布 {date} 的简报…")))
+        .await;
+    // Posting takes a while (paced parts, digests): it runs on its own so this chat's
+    // other commands are not held up.
+    let ctx = Arc::clone(ctx);
+    let msg = msg.clone();
+    tokio::spawn(async move {
+        let trigger = Trigger::Command {
+            user_id: user_id(&msg),
+        };
+        let text = match ctx.publisher.publish(date, trigger, force).await {
+            Ok(report) if report.complete() => format!("✅ {date} 已发布。\n{}", report.summary()),
+            Ok(report) => format!("⚠️ {date} 未全部发布。\n{}", report.summary()),
+            Err(PublishError::AlreadyPosted(_)) => {
+                format!("{date} 的简报已经发布过了。如需重发：/post {date} force")
+            }
+            Err(e) => format!("发布失败：{e}"),
+        };
+        ctx.reply(&msg, &plain(text)).await;
+    });
+    Ok(())
+}
+
+pub async fn preview(ctx: &BotContext, msg: &Message, args: &str) -> HandlerResult {
+    if !admin_only(ctx, msg, "preview").await {
+        return Ok(());
+    }
+    let date = match parse_date_arg(args) {
+        Ok(d) => d,
+        Err(text) => {
+            ctx.reply(msg, &plain(text)).await;
+            return Ok(());
+        }
+    };
+    let result = with_app(ctx.publisher.app(), |app| {
+        let date = date.unwrap_or_else(|| app.today());
+        app.brief_messages(date).map(|(_, m)| m)
+    });
+    let messages = match result {
+        Ok(m) => m,
+        Err(e) => {
+            ctx.reply(msg, &plain(format!("无法预览：{e}"))).await;
+            return Ok(());
+        }
+    };
+    let private = ChatRef::Id(user_id(msg));
+    for message in &messages {
+        match ctx
+            .publisher
+            .reply(&private, message, SendOptions::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(ApiError::Forbidden(_)) | Err(ApiError::BadRequest(_)) => {
+                let text = format!(
+                    "请先私聊我（https://t.me/{}）发送 /start，再使用 /preview。",
+                    ctx.bot_username
+                );
+                ctx.reply(msg, &plain(text)).await;
+                return Ok(());
+            }
+            Err(e) => {
+                ctx.reply(msg, &plain(format!("预览发送失败：{e}"))).await;
+                return Ok(());
+            }
+        }
+    }
+    if !BotContext::is_private(msg) {
+        ctx.reply(msg, &plain("预览已私聊发给你。")).await;
+    }
+    Ok(())
+}
+
+fn local(at: i64, ctx: &BotContext) -> String {
+    DateTime::<Utc>::from_timestamp(at, 0)
+        .map(|t| {
+            t.with_timezone(&ctx.config.tz())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "?".to_string())
+}
+
+pub async fn status(ctx: &BotContext, msg: &Message) -> HandlerResult {
+    if !admin_only(ctx, msg, "status").await {
+        return Ok(());
+    }
+    let uptime = ctx.started.elapsed().as_secs();
+    let text = with_app(
+        ctx.publisher.app(),
+        |app| -> Result<String, crate::store::StoreError> {
+            let today = app.today();
+            let last = match app.store.last_publication()? {
+                Some(p) => format!(
+                    "{}（{}）→ {}：{}，{} 条，重试 {}，失败 {}{}",
+                    p.key.brief_date,
+                    p.trigger,
+                    p.key.chat,
+                    match p.state {
+                        crate::store::delivery::PublicationState::Done => "已完成",
+                        crate::store::delivery::PublicationState::Pending => "进行中",
+                        crate::store::delivery::PublicationState::Failed => "失败",
+                    },
+                    p.parts,
+                    p.retries,
+                    p.failures,
+                    p.finished_at
+                        .map(|t| format!("，完成于 {}", local(t, ctx)))
+                        .unwrap_or_default()
+                ),
+                None => "还没有发布过".to_string(),
+            };
+            let next = ctx
+                .next_publish()
+                .map(|t| {
+                    t.with_timezone(&ctx.config.tz())
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "未排定".to_string());
+            Ok(format!(
+                "📊 运行状态\n上次发布：{last}\n下次定时发布：{next}\n今天（{today}）已存条目：{}\n订阅用户：{}\n版本：{}\n已运行：{}小时{}分",
+                app.store.item_count_for_date(today)?,
+                app.store.subscriber_count()?,
+                env!("CARGO_PKG_VERSION"),
+                uptime / 3600,
+                uptime % 3600 / 60
+            ))
+        },
+    )?;
+    ctx.reply(msg, &plain(text)).await;
+    Ok(())
+}
+
+pub async fn ingest(ctx: &BotContext, msg: &Message) -> HandlerResult {
+    if !admin_only(ctx, msg, "ingest").await {
+        return Ok(());
+    }
+    let report = with_app(ctx.publisher.app(), |app| app.ingest_sources());
+    let text = match report {
+        Ok(r) => {
+            let mut text = format!(
+                "📥 读取 {} 个文件，{} 条，失败 {}",
+                r.files.len(),
+                r.items(),
+                r.failed()
+            );
+            for line in r.lines().iter().filter(|l| l.starts_with("error")).take(5) {
+                text.push('\n');
+                text.push_str(line);
+            }
+            text
+        }
+        Err(e) => format!("读取失败：{e}"),
+    };
+    ctx.reply(msg, &plain(text)).await;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Commands for everyone: /start, /help, /topics, /topic (with paging), /brief.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use teloxide::types::{CallbackQuery, Message};
+
+use super::context::{BotContext, HandlerResult, plain};
+use crate::app::AppError;
+use crate::compose::ComposeError;
+use crate::publish::botapi::{ChatRef, SendOptions};
+use crate::publish::{more_button, with_app};
+
+/// Items per `/topic` page.
+pub const PAGE_SIZE: usize = 5;
+/// Longest topic name worth looking up.
+const MAX_TOPIC_ARG_CHARS: usize = 40;
+/// `/topics` counts items of the last this many days.
+const TOPIC_COUNT_DAYS: u32 = 7;
+
+pub async fn help(ctx: &BotContext, msg: &Message) -> HandlerResult {
+    let admin = BotContext::is_private(msg) && ctx.is_admin(msg).await;
+    let message = with_app(ctx.publisher.app(), |app| {
+        app.renderer.help(&app.config.brief.group, admin)
+    })?;
+    ctx.reply(msg, &message).await;
+    Ok(())
+}
+
+pub async fn topics(ctx: &BotContext, msg: &Message) -> HandlerResult {
+    let message = with_app(ctx.publisher.app(), |app| -> Result<_, AppError> {
+        let counts = app.topic_counts_since(Some(TOPIC_COUNT_DAYS))?;
+        Ok(app.renderer.topic_list(&counts, TOPIC_COUNT_DAYS)?)
+    })?;
+    ctx.reply(msg, &message).await;
+    Ok(())
+}
+
+/// `callback_data` of the "更多" button: `t:<topic id>:<offset>` (well under 64 bytes).
+fn page_data(topic_id: &str, offset: usize) -> String {
+    format!("t:{topic_id}:{offset}")
+}
+
+pub async fn topic(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult {
+    let name = arg.trim();
+    if name.is_empty() {
+        return topics(ctx, msg).await;
+    }
+    if name.chars().count() > MAX_TOPIC_ARG_CHARS {
+        ctx.reply(msg, &plain("专题名称太长了。发送 /topics 查看全部专题。"))
+            .await;
+        return Ok(());
+    }
+    let page = with_app(ctx.publisher.app(), |app| {
+        app.topic_reply(name, PAGE_SIZE, 0)
+    });
+    match page {
+        Ok(page) => {
+            let (chat, mut options) = super::context::reply_target(msg);
+            options.reply_markup = page
+                .next_offset
+                .map(|next| more_button(&page_data(&page.topic_id, next)));
+            ctx.send(&chat, &page.message, options).await;
+        }
+        Err(AppError::UnknownTopic { suggestions, .. }) => {
+            let mut text = format!("没有这个专题：{name}");
+            if !suggestions.is_empty() {
+                text.push_str(&format!("\n你是不是想找：{}", suggestions.join("、")));
+            }
+            text.push_str("\n发送 /topics 查看全部专题。");
+            ctx.reply(msg, &plain(text)).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// A press on "更多": the next page replaces the message.
+pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
+    let api = ctx.publisher.api();
+    let answer = serde_json::json!({ "callback_query_id": query.id.0 });
+    let parsed = query.data.as_deref().and_then(|d| {
+        let rest = d.strip_prefix("t:")?;
+        let (topic, offset) = rest.rsplit_once(':')?;
+        Some((topic.to_string(), offset.parse::<usize>().ok()?))
+    });
+    let (Some((topic_id, offset)), Some(message)) = (parsed, query.message.as_ref()) else {
+        let _ = api.call("answerCallbackQuery", &answer).await;
+        return Ok(());
+    };
+    let chat = ChatRef::Id(message.chat().id.0);
+    let page = with_app(ctx.publisher.app(), |app| {
+        app.topic_reply(&topic_id, PAGE_SIZE, offset)
+    });
+    match page {
+        Ok(page) => {
+            let markup = page
+                .next_offset
+                .map(|next| more_button(&page_data(&page.topic_id, next)));
+            if let Err(e) = ctx
+                .publisher
+                .edit(&chat, i64::from(message.id().0), &page.message, markup)
+                .await
+            {
+                tracing::warn!("paging topic {topic_id}: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("paging topic {topic_id}: {e}"),
+    }
+    if let Err(e) = api.call("answerCallbackQuery", &answer).await {
+        tracing::warn!("answerCallbackQuery: {e}");
+    }
+    Ok(())
+}
+
+/// Parses an optional `YYYY-MM-DD`; `None` inside means "today".
+pub fn parse_date_arg(arg: &str) -> Result<Option<NaiveDate>, String> {
+    let arg = arg.trim();
+    if arg.is_empty() {
+        return Ok(None);
+    }
+    arg.parse()
+        .map(Some)
+        .map_err(|_| format!("日期格式不对：{arg}。请用 YYYY-MM-DD，例如 2026-03-12"))
+}
+
+pub async fn brief(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult {
+    if !BotContext::is_private(msg) {
+        let text = format!(
+            "完整简报请私聊我获取：https://t.me/{}?start=brief ，然后发送 /brief",
+            ctx.bot_username
+        );
+        ctx.reply(msg, &plain(text)).await;
+        return Ok(());
+    }
+    let date = match parse_date_arg(arg) {
+        Ok(d) => d,
+        Err(text) => {
+            ctx.reply(msg, &plain(text)).await;
+            return Ok(());
+        }
+    };
+    let result = with_app(ctx.publisher.app(), |app| {
+        let date = date.unwrap_or_else(|| app.today());
+        app.brief_messages(date).map(|(_, m)| m)
+    });
+    match result {
+        Ok(messages) => {
+            let chat = ChatRef::Id(msg.chat.id.0);
+            for message in &messages {
+                if ctx
+                    .send(&chat, message, SendOptions::default())
+                    .await
+                    .is_none()
+                {
+                    break;
+                }
+            }
+        }
+        Err(AppError::Compose(ComposeError::NoItems(day))) => {
+            ctx.reply(msg, &plain(format!("{day} 还没有简报内容。")))
+                .await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}

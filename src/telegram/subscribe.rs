@@ -1,0 +1,109 @@
+//! /subscribe, /unsubscribe, /subscriptions: private chats only.
+
+use teloxide::types::Message;
+
+use super::context::{BotContext, HandlerResult, plain};
+use crate::app::AppError;
+use crate::publish::with_app;
+
+fn user_id(msg: &Message) -> Option<i64> {
+    msg.from.as_ref().and_then(|u| i64::try_from(u.id.0).ok())
+}
+
+async fn private_only(ctx: &BotContext, msg: &Message) -> bool {
+    if BotContext::is_private(msg) {
+        return true;
+    }
+    let text = format!("订阅请私聊我：https://t.me/{}", ctx.bot_username);
+    ctx.reply(msg, &plain(text)).await;
+    false
+}
+
+fn unknown(name: &str, suggestions: &[String]) -> String {
+    let mut text = format!("没有这个专题：{name}");
+    if !suggestions.is_empty() {
+        text.push_str(&format!("\n你是不是想找：{}", suggestions.join("、")));
+    }
+    text
+}
+
+pub async fn subscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult {
+    if !private_only(ctx, msg).await {
+        return Ok(());
+    }
+    let (Some(user), name) = (user_id(msg), arg.trim()) else {
+        return Ok(());
+    };
+    if name.is_empty() {
+        ctx.reply(msg, &plain("用法：/subscribe 专题名称，如 /subscribe 黄金"))
+            .await;
+        return Ok(());
+    }
+    let text = with_app(ctx.publisher.app(), |app| -> Result<String, AppError> {
+        let topic = match app.resolve_topic(name) {
+            Ok(t) => t.clone(),
+            Err(AppError::UnknownTopic { suggestions, .. }) => {
+                return Ok(unknown(name, &suggestions));
+            }
+            Err(e) => return Err(e),
+        };
+        let added = app.store.subscribe(user, msg.chat.id.0, &topic.id)?;
+        Ok(if added {
+            format!(
+                "已订阅「{}」。每天简报发布后，你会收到一条相关摘要。",
+                topic.name
+            )
+        } else {
+            format!("你已经订阅了「{}」。", topic.name)
+        })
+    })?;
+    ctx.reply(msg, &plain(text)).await;
+    Ok(())
+}
+
+pub async fn unsubscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult {
+    if !private_only(ctx, msg).await {
+        return Ok(());
+    }
+    let (Some(user), name) = (user_id(msg), arg.trim()) else {
+        return Ok(());
+    };
+    let text = with_app(ctx.publisher.app(), |app| -> Result<String, AppError> {
+        let topic = match app.resolve_topic(name) {
+            Ok(t) => t.clone(),
+            Err(AppError::UnknownTopic { suggestions, .. }) => {
+                return Ok(unknown(name, &suggestions));
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(if app.store.unsubscribe(user, &topic.id)? {
+            format!("已取消订阅「{}」。", topic.name)
+        } else {
+            format!("你没有订阅「{}」。", topic.name)
+        })
+    })?;
+    ctx.reply(msg, &plain(text)).await;
+    Ok(())
+}
+
+pub async fn list(ctx: &BotContext, msg: &Message) -> HandlerResult {
+    if !private_only(ctx, msg).await {
+        return Ok(());
+    }
+    let Some(user) = user_id(msg) else {
+        return Ok(());
+    };
+    let text = with_app(ctx.publisher.app(), |app| -> Result<String, AppError> {
+        let ids = app.store.subscriptions(user)?;
+        if ids.is_empty() {
+            return Ok("你还没有订阅任何专题。发送 /subscribe 黄金 试试。".to_string());
+        }
+        let names: Vec<String> = ids
+            .iter()
+            .map(|id| app.topics.get(id).map_or(id.clone(), |t| t.name.clone()))
+            .collect();
+        Ok(format!("你的订阅：{}", names.join("、")))
+    })?;
+    ctx.reply(msg, &plain(text)).await;
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The real dispatcher, driven through getUpdates on the fake Bot API.
+
+mod common;
+
+use std::time::Duration;
+
+use common::fake_telegram::{BOT_USERNAME, FakeTelegram, Limits, Sent};
+use common::{ADMIN, GROUP, spawn_bot};
+
+const MEMBER: i64 = 5001;
+const WAIT: Duration = Duration::from_secs(15);
+
+fn to(chat: i64) -> impl Fn(&Sent) -> bool {
+    move |s| s.chat_id.as_i64() == Some(chat)
+}
+
+async fn wait_text(fake: &FakeTelegram, chat: i64, needle: &str) -> Sent {
+    let sent = fake
+        .wait_for(WAIT, needle, |sent| {
+            sent.iter().any(|s| to(chat)(s) && s.text.contains(needle))
+        })
+        .await;
+    sent.into_iter()
+        .find(|s| to(chat)(s) && s.text.contains(needle))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_by_name_alias_and_unknown_with_suggestions() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let bot = spawn_bot(&fake, |_| {}).await;
+    fake.push_text(GROUP, MEMBER, "/topic 黄金");
+    let reply = wait_text(&fake, GROUP, "🔎 黄金").await;
+    assert!(reply.text.contains("现货黄金刷新历史高位"));
+    assert!(reply.text.contains("➖ 黄金 中性偏高"), "impact tags shown");
+
+    fake.push_text(GROUP, MEMBER, &format!("/topic@{BOT_USERNAME} CRUDE"));
+    wait_text(&fake, GROUP, "🔎 原油").await;
+
+    // A command for another bot is ignored; /help afterwards shows we moved on.
+    fake.push_text(GROUP, MEMBER, "/topic@some_other_bot 黄金");
+    fake.push_text(GROUP, MEMBER, "/topic goldd");
+    let unknown = wait_text(&fake, GROUP, "没有这个专题").await;
+    assert!(
+        unknown.text.contains("黄金"),
+        "suggests the closest: {}",
+        unknown.text
+    );
+    assert_eq!(
+        fake.sent()
+            .iter()
+            .filter(|s| s.text.contains("🔎 黄金"))
+            .count(),
+        1
+    );
+
+    fake.push_text(GROUP, MEMBER, &format!("/topic {}", "很长".repeat(100)));
+    wait_text(&fake, GROUP, "太长").await;
+    fake.push_text(GROUP, MEMBER, "/topic");
+    let list = wait_text(&fake, GROUP, "全部专题").await;
+    assert!(list.text.contains("黄金") && list.text.contains("gold"));
+    bot.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_button_pages_through_older_items() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    // Eight more gold articles, so the topic has more than one page.
+    let extra = tempfile::tempdir().unwrap();
+    for i in 0..8 {
+        std::fs::write(
+            extra.path().join(format!("gold-{i}.md")),
+            format!("---\ntitle: \"金价第{i}次刷新纪录\"\ndate: 2026-03-1{i} 10:00:00\n---\n黄金继续上涨。\n"),
+        )
+        .unwrap();
+    }
+    let extra_dir = extra.path().to_path_buf();
+    let bot = spawn_bot(&fake, move |c| {
+        c.sources
+            .push(ecobrief::config::SourceConfig::Dir { path: extra_dir });
+    })
+    .await;
+    fake.push_text(GROUP, MEMBER, "/topic gold");
+    let first = wait_text(&fake, GROUP, "🔎 黄金").await;
+    let markup = first
+        .reply_markup
+        .clone()
+        .expect("a 更多 button when there is more");
+    let data = markup["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(data, "t:gold:5");
+    fake.push_callback(GROUP, MEMBER, first.message_id, &data);
+    let sent = fake
+        .wait_for(WAIT, "the next page", |sent| sent.iter().any(|s| s.edited))
+        .await;
+    let page2 = sent.into_iter().find(|s| s.edited).unwrap();
+    assert_eq!(
+        page2.message_id, first.message_id,
+        "the same message is replaced"
+    );
+    assert!(page2.text.contains("第 6–"), "{}", page2.text);
+    assert_eq!(fake.calls("answerCallbackQuery").len(), 1);
+    bot.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brief_in_private_and_a_pointer_in_the_group() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let bot = spawn_bot(&fake, |_| {}).await;
+    fake.push_text(MEMBER, MEMBER, "/brief 2026-03-12");
+    fake.wait_for(WAIT, "the whole brief", |sent| {
+        sent.iter().filter(|s| to(MEMBER)(s)).count() == 2
+    })
+    .await;
+    let private: Vec<_> = fake.sent().into_iter().filter(|s| to(MEMBER)(s)).collect();
+    assert!(private[0].text.starts_with("📰 ") && private[1].text.ends_with("(2/2)"));
+    fake.push_text(GROUP, MEMBER, "/brief");
+    let pointer = wait_text(&fake, GROUP, "私聊").await;
+    assert!(pointer.text.contains(BOT_USERNAME));
+    assert_eq!(
+        fake.sent().iter().filter(|s| to(GROUP)(s)).count(),
+        1,
+        "the group is not flooded"
+    );
+    fake.push_text(MEMBER, MEMBER, "/brief yesterday");
+    wait_text(&fake, MEMBER, "日期格式不对").await;
+    bot.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_by_admin_once_refused_for_others_and_forced_again_with_digest_once() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let chat_admin = 9001;
+    fake.set_admins(&GROUP.to_string(), &[chat_admin]);
+    let bot = spawn_bot(&fake, |_| {}).await;
+
+    fake.push_text(MEMBER, MEMBER, "/subscribe 黄金");
+    wait_text(&fake, MEMBER, "已订阅「黄金」").await;
+    fake.push_text(MEMBER, MEMBER, "/subscriptions");
+    wait_text(&fake, MEMBER, "你的订阅：黄金").await;
+
+    fake.push_text(GROUP, MEMBER, "/post 2026-03-12");
+    wait_text(&fake, GROUP, "仅限管理员").await;
+    assert!(
+        !fake.sent().iter().any(|s| s.text.starts_with("📰 ")),
+        "nothing posted"
+    );
+
+    // An administrator of the group (from getChatAdministrators) may post.
+    fake.push_text(GROUP, chat_admin, "/post 2026-03-12");
+    wait_text(&fake, GROUP, "已发布").await;
+    let parts = fake
+        .sent()
+        .into_iter()
+        .filter(|s| to(GROUP)(s) && s.text.contains("(1/2)"))
+        .count();
+    assert_eq!(parts, 1);
+    let digest = wait_text(&fake, MEMBER, "订阅摘要").await;
+    assert!(digest.text.contains("现货黄金"));
+
+    fake.push_text(GROUP, chat_admin, "/post 2026-03-12");
+    wait_text(&fake, GROUP, "已经发布过了").await;
+    fake.push_text(ADMIN, ADMIN, "/post 2026-03-12 force");
+    fake.wait_for(WAIT, "a forced second post", |sent| {
+        sent.iter()
+            .filter(|s| to(GROUP)(s) && s.text.contains("(2/2)"))
+            .count()
+            == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        fake.sent()
+            .iter()
+            .filter(|s| to(MEMBER)(s) && s.text.contains("订阅摘要"))
+            .count(),
+        1,
+        "one digest a day"
+    );
+
+    fake.push_text(ADMIN, ADMIN, "/status");
+    let status = wait_text(&fake, ADMIN, "运行状态").await;
+    assert!(
+        status.text.contains("2026-03-12") && status.text.contains("订阅用户：1"),
+        "{}",
+        status.text
+    );
+    assert!(!fake.calls("setMyCommands").is_empty());
+    bot.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_on_the_same_store_is_refused() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let bot = spawn_bot(&fake, |_| {}).await;
+    // Wait until the first one is up (it has asked for updates).
+    let deadline = std::time::Instant::now() + WAIT;
+    while fake.calls("getUpdates").is_empty() {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let db = bot.dir.path().join("test.db");
+    match ecobrief::telegram::lock_instance(&db) {
+        Err(e) => assert!(e.to_string().contains("already using"), "{e}"),
+        Ok(_) => panic!("a second instance got the lock"),
+    }
+    let _dir = bot.shutdown().await;
+    if let Err(e) = ecobrief::telegram::lock_instance(&db) {
+        panic!("not free again after a clean stop: {e}");
+    }
+}
