@@ -125,6 +125,29 @@ fn check_config_passes_on_the_shipped_config_and_names_bad_keys() {
         "{err}"
     );
 
+    std::fs::write(&bad, "[schedule]\npublish_cron = \"every day at 8\"\n").unwrap();
+    let out = ecobrief(
+        &dir.path().join("c.db"),
+        &["--config", bad.to_str().unwrap(), "check-config"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("schedule.publish_cron"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(&bad, "[[telegram.targets]]\nchat = \"ecodailyreport\"\n").unwrap();
+    let out = ecobrief(
+        &dir.path().join("c.db"),
+        &["--config", bad.to_str().unwrap(), "check-config"],
+    );
+    assert!(
+        stderr(&out).contains("telegram.targets[0].chat"),
+        "{}",
+        stderr(&out)
+    );
+
     std::fs::write(&bad, "[render]\nbudjet = 10\n").unwrap();
     let out = ecobrief(
         &dir.path().join("c.db"),
