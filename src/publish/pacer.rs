@@ -20,6 +20,10 @@ struct PaceState {
     next_for_chat: HashMap<String, Instant>,
     /// Send times within the last second, over all chats.
     recent: VecDeque<Instant>,
+    /// When the next message to any chat may go out: sends are spread evenly over the
+    /// second rather than let out in bursts, so jitter on the way does not push 31
+    /// requests into one of Telegram's seconds.
+    next_any: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -61,8 +65,12 @@ impl Pacer {
                         .front()
                         .map_or(now, |t| *t + Duration::from_secs(1))
                 };
-                let ready = chat_ready.max(global_ready);
+                let ready = chat_ready.max(global_ready).max(state.next_any.unwrap_or(now));
                 if ready <= now {
+                    // A little under 1/rate: timer wake-ups run late by up to a
+                    // millisecond, and the one-second window above still caps the rate.
+                    let spacing = Duration::from_millis(960) / self.limits.global_per_second.max(1);
+                    state.next_any = Some(now + spacing);
                     let interval = if is_group {
                         self.limits.group_interval
                     } else {
