@@ -65,7 +65,9 @@ impl Pacer {
                         .front()
                         .map_or(now, |t| *t + Duration::from_secs(1))
                 };
-                let ready = chat_ready.max(global_ready).max(state.next_any.unwrap_or(now));
+                let ready = chat_ready
+                    .max(global_ready)
+                    .max(state.next_any.unwrap_or(now));
                 if ready <= now {
                     // A little under 1/rate: timer wake-ups run late by up to a
                     // millisecond, and the one-second window above still caps the rate.
