@@ -374,6 +374,13 @@ impl Publisher {
                 });
                 return report;
             }
+            // Back to pending with a note: not sent, to be tried again.
+            let requeue = |note: &str| {
+                record(&|app| {
+                    app.store
+                        .set_part_state(key, part.part, PartState::Pending, None, Some(note))
+                })
+            };
             let mut failures_left = self.telegram.max_retries;
             let mut rate_limits = 0;
             let mut backoff = Duration::from_secs(1);
@@ -403,29 +410,13 @@ impl Publisher {
                         // Not sent: wait as told, without counting it as a failure.
                         rate_limits += 1;
                         report.retries += 1;
-                        record(&|app| {
-                            app.store.set_part_state(
-                                key,
-                                part.part,
-                                PartState::Pending,
-                                None,
-                                Some("429"),
-                            )
-                        });
+                        requeue("429");
                         self.pacer.hold(&chat.key(), wait);
                     }
                     Err(ApiError::Migrated(new_id)) => {
                         tracing::warn!("{} became supergroup {new_id}; sending there", target.chat);
                         record(&|app| app.store.set_migrated_chat(&target.chat, new_id));
-                        record(&|app| {
-                            app.store.set_part_state(
-                                key,
-                                part.part,
-                                PartState::Pending,
-                                None,
-                                Some("migrated"),
-                            )
-                        });
+                        requeue("migrated");
                         chat = ChatRef::Id(new_id);
                     }
                     Err(
@@ -442,15 +433,7 @@ impl Publisher {
                             key.brief_date,
                             key.chat
                         );
-                        record(&|app| {
-                            app.store.set_part_state(
-                                key,
-                                part.part,
-                                PartState::Pending,
-                                None,
-                                Some(&text),
-                            )
-                        });
+                        requeue(&text);
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use teloxide::types::Message;
 
 use super::context::{BotContext, HandlerResult, plain};
-use super::member::parse_date_arg;
+use super::member::{brief_for_arg, parse_date_arg};
 use crate::publish::botapi::{ApiError, ChatRef, SendOptions};
 use crate::publish::{PublishError, Trigger, with_app};
 
@@ -86,17 +86,9 @@ pub async fn preview(ctx: &BotContext, msg: &Message, args: &str) -> HandlerResu
     if !admin_only(ctx, msg, "preview").await {
         return Ok(());
     }
-    let date = match parse_date_arg(args) {
-        Ok(d) => d,
-        Err(text) => {
-            ctx.reply(msg, &plain(text)).await;
-            return Ok(());
-        }
+    let Some(result) = brief_for_arg(ctx, msg, args).await else {
+        return Ok(());
     };
-    let result = with_app(ctx.publisher.app(), |app| {
-        let date = date.unwrap_or_else(|| app.today());
-        app.brief_messages(date).map(|(_, m)| m)
-    });
     let messages = match result {
         Ok(m) => m,
         Err(e) => {

@@ -63,11 +63,10 @@ pub async fn topic(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
             ctx.send(&chat, &page.message, options).await;
         }
         Err(AppError::UnknownTopic { suggestions, .. }) => {
-            let mut text = format!("没有这个专题：{name}");
-            if !suggestions.is_empty() {
-                text.push_str(&format!("\n你是不是想找：{}", suggestions.join("、")));
-            }
-            text.push_str("\n发送 /topics 查看全部专题。");
+            let text = format!(
+                "{}\n发送 /topics 查看全部专题。",
+                unknown_topic_text(name, &suggestions)
+            );
             ctx.reply(msg, &plain(text)).await;
         }
         Err(e) => return Err(e.into()),
@@ -124,6 +123,35 @@ pub fn parse_date_arg(arg: &str) -> Result<Option<NaiveDate>, String> {
         .map_err(|_| format!("日期格式不对：{arg}。请用 YYYY-MM-DD，例如 2026-03-12"))
 }
 
+/// The brief of the day named by `arg` (today when empty). `None` when the argument is
+/// not a date: the user has been told.
+pub async fn brief_for_arg(
+    ctx: &BotContext,
+    msg: &Message,
+    arg: &str,
+) -> Option<Result<Vec<crate::render::text::OutgoingMessage>, AppError>> {
+    let date = match parse_date_arg(arg) {
+        Ok(d) => d,
+        Err(text) => {
+            ctx.reply(msg, &plain(text)).await;
+            return None;
+        }
+    };
+    Some(with_app(ctx.publisher.app(), |app| {
+        let date = date.unwrap_or_else(|| app.today());
+        app.brief_messages(date).map(|(_, m)| m)
+    }))
+}
+
+/// "没有这个专题" with the closest matches.
+pub fn unknown_topic_text(name: &str, suggestions: &[String]) -> String {
+    let mut text = format!("没有这个专题：{name}");
+    if !suggestions.is_empty() {
+        text.push_str(&format!("\n你是不是想找：{}", suggestions.join("、")));
+    }
+    text
+}
+
 pub async fn brief(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult {
     if !BotContext::is_private(msg) {
         let text = format!(
@@ -133,17 +161,9 @@ pub async fn brief(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
         ctx.reply(msg, &plain(text)).await;
         return Ok(());
     }
-    let date = match parse_date_arg(arg) {
-        Ok(d) => d,
-        Err(text) => {
-            ctx.reply(msg, &plain(text)).await;
-            return Ok(());
-        }
+    let Some(result) = brief_for_arg(ctx, msg, arg).await else {
+        return Ok(());
     };
-    let result = with_app(ctx.publisher.app(), |app| {
-        let date = date.unwrap_or_else(|| app.today());
-        app.brief_messages(date).map(|(_, m)| m)
-    });
     match result {
         Ok(messages) => {
             let chat = ChatRef::Id(msg.chat.id.0);

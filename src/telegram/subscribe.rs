@@ -3,8 +3,10 @@
 use teloxide::types::Message;
 
 use super::context::{BotContext, HandlerResult, plain};
-use crate::app::AppError;
+use super::member::unknown_topic_text;
+use crate::app::{App, AppError};
 use crate::publish::with_app;
+use crate::topics::Topic;
 
 fn user_id(msg: &Message) -> Option<i64> {
     msg.from.as_ref().and_then(|u| i64::try_from(u.id.0).ok())
@@ -19,12 +21,15 @@ async fn private_only(ctx: &BotContext, msg: &Message) -> bool {
     false
 }
 
-fn unknown(name: &str, suggestions: &[String]) -> String {
-    let mut text = format!("没有这个专题：{name}");
-    if !suggestions.is_empty() {
-        text.push_str(&format!("\n你是不是想找：{}", suggestions.join("、")));
+/// The topic `name` names, or the reply to give when it names none.
+fn topic_or_reply(app: &App, name: &str) -> Result<Result<Topic, String>, AppError> {
+    match app.resolve_topic(name) {
+        Ok(t) => Ok(Ok(t.clone())),
+        Err(AppError::UnknownTopic { suggestions, .. }) => {
+            Ok(Err(unknown_topic_text(name, &suggestions)))
+        }
+        Err(e) => Err(e),
     }
-    text
 }
 
 pub async fn subscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult {
@@ -40,12 +45,9 @@ pub async fn subscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerRes
         return Ok(());
     }
     let text = with_app(ctx.publisher.app(), |app| -> Result<String, AppError> {
-        let topic = match app.resolve_topic(name) {
-            Ok(t) => t.clone(),
-            Err(AppError::UnknownTopic { suggestions, .. }) => {
-                return Ok(unknown(name, &suggestions));
-            }
-            Err(e) => return Err(e),
+        let topic = match topic_or_reply(app, name)? {
+            Ok(topic) => topic,
+            Err(reply) => return Ok(reply),
         };
         let added = app.store.subscribe(user, msg.chat.id.0, &topic.id)?;
         Ok(if added {
@@ -69,12 +71,9 @@ pub async fn unsubscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerR
         return Ok(());
     };
     let text = with_app(ctx.publisher.app(), |app| -> Result<String, AppError> {
-        let topic = match app.resolve_topic(name) {
-            Ok(t) => t.clone(),
-            Err(AppError::UnknownTopic { suggestions, .. }) => {
-                return Ok(unknown(name, &suggestions));
-            }
-            Err(e) => return Err(e),
+        let topic = match topic_or_reply(app, name)? {
+            Ok(topic) => topic,
+            Err(reply) => return Ok(reply),
         };
         Ok(if app.store.unsubscribe(user, &topic.id)? {
             format!("已取消订阅「{}」。", topic.name)
