@@ -71,9 +71,9 @@ async fn posts_every_part_in_order_once_and_refuses_a_second_post() {
 }
 
 #[tokio::test]
-async fn a_429_storm_and_5xx_still_deliver_each_part_once_in_order() {
+async fn a_429_storm_5xx_and_a_dropped_connection_still_deliver_each_part_once_in_order() {
     // Telegram allows one message per 1.2 s to this chat; we do not pace at all, so most
-    // sends are answered 429 first. Two 5xx answers come on top.
+    // sends are answered 429 first. Two 5xx answers and a dropped connection come on top.
     let fake = FakeTelegram::start(Limits {
         per_chat_interval: Duration::from_millis(1200),
         ..Limits::default()
@@ -81,6 +81,7 @@ async fn a_429_storm_and_5xx_still_deliver_each_part_once_in_order() {
     .await;
     let (_dir, publisher, _stop) = spawn_publisher(&fake, |c| c.render.message_budget = 900);
     fake.fail_next("sendMessage", Fault::Status(502));
+    fake.fail_next("sendMessage", Fault::Drop);
     fake.fail_next("sendMessage", Fault::Status(500));
     let report = publisher
         .publish(day(), Trigger::Schedule, false)

@@ -31,6 +31,9 @@ pub enum Fault {
     ChatNotFound,
     /// Never answers (until the client gives up or is killed).
     Hang,
+    /// Starts an answer, then drops the connection: the client cannot tell whether the
+    /// message went out (here it did not).
+    Drop,
 }
 
 #[derive(Debug, Clone)]
@@ -236,6 +239,16 @@ async fn handle(
                 "Bad Request: chat not found",
                 None,
             );
+        }
+        Some(Fault::Drop) => {
+            let broken = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped"))
+            });
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from_stream(broken))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
         }
         Some(Fault::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
