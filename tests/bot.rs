@@ -101,7 +101,10 @@ async fn more_button_pages_through_older_items() {
         "the same message is replaced"
     );
     assert!(page2.text.contains("第 6–"), "{}", page2.text);
-    assert_eq!(fake.calls("answerCallbackQuery").len(), 1);
+    assert_eq!(
+        fake.wait_calls("answerCallbackQuery", 1, WAIT).await.len(),
+        1
+    );
     bot.shutdown().await;
 }
 
@@ -196,11 +199,7 @@ async fn a_second_instance_on_the_same_store_is_refused() {
     let fake = FakeTelegram::start(Limits::default()).await;
     let bot = spawn_bot(&fake, |_| {}).await;
     // Wait until the first one is up (it has asked for updates).
-    let deadline = std::time::Instant::now() + WAIT;
-    while fake.calls("getUpdates").is_empty() {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    fake.wait_calls("getUpdates", 1, WAIT).await;
     let db = bot.dir.path().join("test.db");
     match ecobrief::telegram::lock_instance(&db) {
         Err(e) => assert!(e.to_string().contains("already using"), "{e}"),
@@ -210,4 +209,85 @@ async fn a_second_instance_on_the_same_store_is_refused() {
     if let Err(e) = ecobrief::telegram::lock_instance(&db) {
         panic!("not free again after a clean stop: {e}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_admins_and_preview_to_the_private_chat() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let bot = spawn_bot(&fake, |_| {}).await;
+    // An anonymous admin writes as the group itself (Telegram's GroupAnonymousBot).
+    fake.push_update(serde_json::json!({
+        "message": {
+            "message_id": 77, "date": 1_700_000_000,
+            "chat": { "id": GROUP, "type": "supergroup", "title": "Group" },
+            "sender_chat": { "id": GROUP, "type": "supergroup", "title": "Group" },
+            "from": { "id": 1_087_968_824u64, "is_bot": true, "first_name": "Group", "username": "GroupAnonymousBot" },
+            "text": "/status",
+            "entities": [{ "type": "bot_command", "offset": 0, "length": 7 }]
+        }
+    }));
+    wait_text(&fake, GROUP, "运行状态").await;
+
+    fake.push_text(GROUP, ADMIN, "/preview 2026-03-12");
+    wait_text(&fake, GROUP, "预览已私聊发给你").await;
+    let private: Vec<_> = fake.sent().into_iter().filter(|s| to(ADMIN)(s)).collect();
+    assert_eq!(private.len(), 2, "the whole brief, privately");
+    assert_eq!(
+        fake.sent()
+            .iter()
+            .filter(|s| to(GROUP)(s) && s.text.starts_with("📰 "))
+            .count(),
+        0,
+        "nothing posted to the group"
+    );
+
+    fake.push_text(ADMIN, ADMIN, "/ingest");
+    let ingest = wait_text(&fake, ADMIN, "读取").await;
+    assert!(ingest.text.contains("失败 0"), "{}", ingest.text);
+    bot.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_binary_stops_cleanly_on_sigterm() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("run.toml");
+    let repo = common::repo_path("");
+    std::fs::write(
+        &config,
+        format!(
+            "database = \"{}\"\ntopics_file = \"{}/config/topics.toml\"\nsources = []\n[render]\ntemplates_dir = \"{}/templates\"\n[schedule]\ncatch_up_hours = 0\n[telegram]\npoll_timeout_seconds = 1\n[[telegram.targets]]\nchat = \"{GROUP}\"\n",
+            dir.path().join("db.sqlite").display(),
+            repo.display(),
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ecobrief"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("ECOBRIEF_BOT_TOKEN", common::fake_telegram::TOKEN)
+        .env("ECOBRIEF_API_URL", &fake.url)
+        .spawn()
+        .unwrap();
+    fake.wait_calls("getUpdates", 1, WAIT).await;
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!fake.calls("setMyCommands").is_empty());
 }

@@ -442,6 +442,23 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// Waits until `method` has been called `count` times, or panics after `timeout`.
+    pub async fn wait_calls(&self, method: &str, count: usize, timeout: Duration) -> Vec<Call> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let calls = self.calls(method);
+            if calls.len() >= count {
+                return calls;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{method} called {} times, not {count}",
+                calls.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn rate_limited(&self) -> usize {
         self.state.lock().unwrap().rate_limited
     }
