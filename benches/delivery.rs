@@ -184,9 +184,16 @@ async fn digest_fan_out(fake: &FakeTelegram, subscribers: usize) -> FanOut {
     let mut app = App::open(config).expect("app opens on a fresh database");
     let ingest = app.ingest_sources().expect("samples ingest");
     assert_eq!(ingest.failed(), 0, "samples ingest cleanly");
+    let probe = [ecobrief::store::delivery::Subscriber {
+        user_id: 0,
+        chat_id: 0,
+        topics: vec![TOPIC.to_string()],
+    }];
     let digest = app
-        .digest(date, &[TOPIC.to_string()])
+        .digests(date, &probe)
         .expect("digest renders")
+        .pop()
+        .and_then(|(_, message)| message)
         .expect("the samples have gold items on the sample day");
     println!(
         "fan-out: {} items ingested; a {TOPIC} digest is {} characters",

@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError, SourceConfig};
 use crate::ingest::{IngestError, IngestOptions, collect_files, read_document};
 use crate::render::text::OutgoingMessage;
 use crate::render::{RenderError, Renderer};
+use crate::store::delivery::Subscriber;
 use crate::store::{SaveOutcome, Store, StoreError};
 use crate::topics::{Topic, TopicCatalog, TopicsError};
 
@@ -249,36 +250,43 @@ impl App {
             .collect())
     }
 
-    /// A subscriber's digest of `date`: the day's items in `topics`, or `None` when there
-    /// are none (no message is sent then).
-    pub fn digest(
+    /// Each subscriber's digest of `date`: the day's items in their topics, or `None`
+    /// when there are none (no message is sent then). The day is composed once.
+    pub fn digests<'s>(
         &self,
         date: NaiveDate,
-        topics: &[String],
-    ) -> Result<Option<OutgoingMessage>, AppError> {
+        subscribers: &'s [Subscriber],
+    ) -> Result<Vec<(&'s Subscriber, Option<OutgoingMessage>)>, AppError> {
         let brief = match self.compose(date) {
             Ok(brief) => brief,
-            Err(AppError::Compose(ComposeError::NoItems(_))) => return Ok(None),
+            Err(AppError::Compose(ComposeError::NoItems(_))) => {
+                return Ok(subscribers.iter().map(|s| (s, None)).collect());
+            }
             Err(e) => return Err(e),
         };
-        let items: Vec<crate::model::Item> = brief
+        let tagged: Vec<(&crate::model::Item, Vec<&str>)> = brief
             .items()
-            .filter(|item| {
-                self.topics
-                    .topics_for(item)
-                    .iter()
-                    .any(|id| topics.iter().any(|t| t == id))
-            })
-            .cloned()
+            .map(|item| (item, self.topics.topics_for(item)))
             .collect();
-        if items.is_empty() {
-            return Ok(None);
+        let mut out = Vec::with_capacity(subscribers.len());
+        for s in subscribers {
+            let items: Vec<crate::model::Item> = tagged
+                .iter()
+                .filter(|(_, ids)| ids.iter().any(|id| s.topics.iter().any(|t| t == id)))
+                .map(|(item, _)| (*item).clone())
+                .collect();
+            if items.is_empty() {
+                out.push((s, None));
+                continue;
+            }
+            let names: Vec<String> = s
+                .topics
+                .iter()
+                .filter_map(|id| self.topics.get(id).map(|t| t.name.clone()))
+                .collect();
+            out.push((s, Some(self.renderer.digest(date, &names, &items)?)));
         }
-        let names: Vec<String> = topics
-            .iter()
-            .filter_map(|id| self.topics.get(id).map(|t| t.name.clone()))
-            .collect();
-        Ok(Some(self.renderer.digest(date, &names, &items)?))
+        Ok(out)
     }
 
     /// Every topic with its stored item count, in catalog order.

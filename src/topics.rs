@@ -51,6 +51,10 @@ pub struct TopicCatalog {
     pub fingerprint: String,
 }
 
+/// Longest topic id: it travels in a button's callback data, which Telegram caps at 64
+/// bytes.
+pub const MAX_ID_LEN: usize = 40;
+
 fn fold(text: &str) -> String {
     text.trim().trim_start_matches('#').trim().to_lowercase()
 }
@@ -82,13 +86,14 @@ impl TopicCatalog {
         for (index, topic) in topics.iter().enumerate() {
             let n = index + 1;
             if topic.id.is_empty()
+                || topic.id.len() > MAX_ID_LEN
                 || !topic
                     .id
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             {
                 return Err(format!(
-                    "topic #{n}: id {:?} must be lowercase ASCII letters, digits and '-'",
+                    "topic #{n}: id {:?} must be 1 to {MAX_ID_LEN} lowercase ASCII letters, digits and '-'",
                     topic.id
                 ));
             }

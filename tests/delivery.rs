@@ -333,3 +333,63 @@ async fn a_missing_or_rejected_token_exits_2_with_one_line() {
     assert!(!stderr.contains(secret), "the token is never printed");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+#[tokio::test]
+async fn failed_posts_of_recent_days_resume_at_start_and_older_ones_do_not() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
+    fake.fail_next("sendMessage", Fault::ChatNotFound);
+    let failed = publisher
+        .publish(day(), Trigger::Schedule, false)
+        .await
+        .unwrap();
+    assert!(!failed.complete());
+    // Started a week later: too old to post into the group now.
+    let later = day() + chrono::Duration::days(7);
+    assert!(publisher.resume_unfinished(later).await.is_empty());
+    assert!(group_texts(&fake).is_empty());
+    // Started the same day: finished from the part that failed.
+    let resumed = publisher.resume_unfinished(day()).await;
+    assert_eq!(resumed.len(), 1);
+    assert!(resumed[0].complete());
+    assert_eq!(part_numbers(&group_texts(&fake)), vec!["1/2", "2/2"]);
+}
+
+#[tokio::test]
+async fn a_stop_during_a_long_429_wait_ends_the_post_quickly_and_keeps_it_pending() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let (_dir, publisher, stop) = spawn_publisher(&fake, |_| {});
+    fake.fail_next("sendMessage", Fault::RetryAfter(600));
+    let publisher = std::sync::Arc::new(publisher);
+    let running = tokio::spawn({
+        let publisher = std::sync::Arc::clone(&publisher);
+        async move { publisher.publish(day(), Trigger::Schedule, false).await }
+    });
+    fake.wait_calls("sendMessage", 1, Duration::from_secs(10))
+        .await;
+    stop.send(true).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("stops within 5 s, not after the 600 s wait")
+        .unwrap()
+        .unwrap();
+    assert!(
+        report.targets[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped")
+    );
+    assert!(group_texts(&fake).is_empty());
+    let state = with_app(publisher.app(), |app| {
+        app.store.latest_publication(day(), &GROUP.to_string(), 0)
+    })
+    .unwrap()
+    .unwrap()
+    .state;
+    assert_eq!(
+        state,
+        ecobrief::store::delivery::PublicationState::Pending,
+        "resumed at the next start"
+    );
+}

@@ -82,6 +82,9 @@ pub enum ApiError {
     Ambiguous(String),
     #[error("unexpected answer from the Bot API: {0}")]
     Decode(String),
+    /// Not sent: the process is stopping.
+    #[error("not sent: ecobrief is stopping")]
+    Stopped,
 }
 
 impl ApiError {
@@ -236,9 +239,12 @@ impl BotApi {
             body["reply_markup"] = markup.clone();
         }
         let result = self.call("sendMessage", &body).await?;
-        result["message_id"]
-            .as_i64()
-            .ok_or_else(|| ApiError::Decode("sendMessage result has no message_id".to_string()))
+        // `ok: true` means Telegram took the message; a missing id must not make us send
+        // it again, so it is recorded as 0.
+        Ok(result["message_id"].as_i64().unwrap_or_else(|| {
+            tracing::warn!("sendMessage answered ok without a message_id");
+            0
+        }))
     }
 
     /// Replaces a message's text (for paging through a topic).

@@ -47,6 +47,14 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Rate-limit answers tolerated for one part.
 const MAX_RATE_LIMITS_PER_PART: u32 = 50;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Longest 429 wait a reply or digest accepts: they are not worth holding a task longer.
+const MAX_REPLY_WAIT: Duration = Duration::from_secs(60);
+/// Chat migrations followed for one part (a group migrates once; more is a loop).
+const MAX_MIGRATIONS: u32 = 3;
+/// Tries to write one delivery record before giving up.
+const RECORD_ATTEMPTS: u32 = 5;
+/// The error of a run stopped because the process is stopping; it stays pending.
+const STOPPED: &str = "stopped before finishing; the rest is sent on the next start";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -192,6 +200,11 @@ impl Publisher {
         }
     }
 
+    /// Turns true when the process is asked to stop.
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+
     /// Waits for a publish in progress to end.
     pub async fn idle(&self) {
         drop(self.publish_lock.lock().await);
@@ -250,7 +263,9 @@ impl Publisher {
         if report.complete() && !self.stopping() {
             report.digests = self.send_digests(date).await;
         }
-        self.tell_admins(&report.summary()).await;
+        if !self.stopping() {
+            self.tell_admins(&report.summary()).await;
+        }
         Ok(report)
     }
 
@@ -303,17 +318,30 @@ impl Publisher {
         })
     }
 
-    /// Publications left pending by a previous process, finished now.
-    pub async fn resume_unfinished(&self) -> Vec<PublishReport> {
-        let pending =
+    /// At start: posts a previous process left unfinished (pending, or failed on an
+    /// error that may have cleared) are finished, if they are of `today` or the day before;
+    /// older ones are left alone rather than posted late into the group. Then digests a
+    /// stop or crash left unsent for those days go out.
+    pub async fn resume_unfinished(&self, today: NaiveDate) -> Vec<PublishReport> {
+        let oldest = today.pred_opt().unwrap_or(today);
+        let unfinished =
             with_app(&self.app, |app| app.store.unfinished_publications()).unwrap_or_default();
-        let mut dates: Vec<NaiveDate> = pending.iter().map(|p| p.key.brief_date).collect();
+        let mut dates: Vec<NaiveDate> = unfinished
+            .iter()
+            .map(|p| p.key.brief_date)
+            .filter(|d| *d >= oldest)
+            .collect();
         dates.dedup();
         let mut reports = Vec::new();
         for date in dates {
             match self.publish(date, Trigger::Resume, false).await {
                 Ok(report) => reports.push(report),
                 Err(e) => tracing::warn!("resuming the post of {date}: {e}"),
+            }
+        }
+        for date in [oldest, today] {
+            if !self.stopping() && self.is_posted(date).unwrap_or(false) {
+                self.send_digests(date).await;
             }
         }
         reports
@@ -328,21 +356,44 @@ impl Publisher {
             .or_else(|| ChatRef::parse(&target.chat))
     }
 
-    /// Sends the parts of one run that are not sent yet, in order.
+    /// Runs `work` unless a stop is requested first; `None` when stopping.
+    async fn unless_stopped<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let mut stop = self.shutdown.clone();
+        if *stop.borrow() {
+            return None;
+        }
+        tokio::select! {
+            out = work => Some(out),
+            _ = stop.wait_for(|s| *s) => None,
+        }
+    }
+
+    /// Writes a delivery record, retrying briefly (the database may be busy with an
+    /// ingest). `false` when it could not be written: the caller must not go on as if it
+    /// had been, or a restart would resend what was confirmed.
+    async fn record(&self, what: &str, f: impl Fn(&App) -> Result<(), StoreError>) -> bool {
+        for attempt in 1..=RECORD_ATTEMPTS {
+            match with_app(&self.app, |app| f(app)) {
+                Ok(()) => return true,
+                Err(e) if attempt == RECORD_ATTEMPTS => {
+                    tracing::error!("recording {what}: {e}");
+                }
+                Err(e) => {
+                    tracing::warn!("recording {what} (attempt {attempt}): {e}");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+            }
+        }
+        false
+    }
+
+    /// Sends the parts of one run that are not sent yet, in order. Stops between parts
+    /// (never mid-request) when the process is asked to stop.
     async fn deliver(&self, key: &PublicationKey, target: &TargetConfig) -> TargetReport {
         let mut report = TargetReport {
             chat: target.chat.clone(),
             thread_id: key.thread_id,
             ..TargetReport::default()
-        };
-        let record = |f: &dyn Fn(&App) -> Result<(), StoreError>| {
-            if let Err(e) = with_app(&self.app, |app| f(app)) {
-                tracing::error!(
-                    "recording delivery of {} to {}: {e}",
-                    key.brief_date,
-                    key.chat
-                );
-            }
         };
         let parts = match with_app(&self.app, |app| app.store.outbox_parts(key)) {
             Ok(parts) => parts,
@@ -358,65 +409,83 @@ impl Publisher {
             return report;
         };
         let options = options_for(target);
+        let what = format!("the post of {} to {}", key.brief_date, key.chat);
+        let what = what.as_str();
         for part in parts.into_iter().filter(|p| p.state != PartState::Sent) {
-            if self.stopping() {
-                report.error = Some(
-                    "stopped before finishing; the rest is sent on the next start".to_string(),
-                );
-                record(&|app| {
-                    app.store.finish_publication(
-                        key,
-                        PublicationState::Pending,
-                        i64::from(report.retries),
-                        0,
-                        None,
-                    )
-                });
-                return report;
-            }
-            // Back to pending with a note: not sent, to be tried again.
-            let requeue = |note: &str| {
-                record(&|app| {
-                    app.store
-                        .set_part_state(key, part.part, PartState::Pending, None, Some(note))
-                })
-            };
             let mut failures_left = self.telegram.max_retries;
             let mut rate_limits = 0;
+            let mut migrations = 0;
             let mut backoff = Duration::from_secs(1);
-            loop {
-                self.pacer.wait(&chat.key(), chat.is_group()).await;
-                record(&|app| {
-                    app.store
-                        .set_part_state(key, part.part, PartState::Sending, None, None)
-                });
+            let failure = loop {
+                if self
+                    .unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
+                    .await
+                    .is_none()
+                {
+                    break Some(STOPPED.to_string());
+                }
+                if !self
+                    .record(what, |app| {
+                        app.store
+                            .set_part_state(key, part.part, PartState::Sending, None, None)
+                    })
+                    .await
+                {
+                    break Some(
+                        "the delivery record could not be written; stopped to avoid double posts"
+                            .to_string(),
+                    );
+                }
+                let requeue = |note: String| async move {
+                    self.record(what, |app| {
+                        app.store.set_part_state(
+                            key,
+                            part.part,
+                            PartState::Pending,
+                            None,
+                            Some(&note),
+                        )
+                    })
+                    .await
+                };
                 match self.api.send_message(&chat, &part.message, &options).await {
                     Ok(message_id) => {
-                        record(&|app| {
-                            app.store.set_part_state(
-                                key,
-                                part.part,
-                                PartState::Sent,
-                                Some(message_id),
-                                None,
-                            )
-                        });
+                        // Sent: if even this cannot be recorded, stop, so that at most
+                        // this one part is sent again after a restart.
+                        if !self
+                            .record(what, |app| {
+                                app.store.set_part_state(
+                                    key,
+                                    part.part,
+                                    PartState::Sent,
+                                    Some(message_id),
+                                    None,
+                                )
+                            })
+                            .await
+                        {
+                            break Some("a sent part could not be recorded; stopped".to_string());
+                        }
                         report.sent += 1;
-                        break;
+                        break None;
                     }
                     Err(ApiError::RetryAfter(wait))
                         if wait <= MAX_RETRY_AFTER && rate_limits < MAX_RATE_LIMITS_PER_PART =>
                     {
-                        // Not sent: wait as told, without counting it as a failure.
+                        // Not sent: wait as told (in the pacer), not counted as a failure.
                         rate_limits += 1;
                         report.retries += 1;
-                        requeue("429");
+                        requeue("429".to_string()).await;
                         self.pacer.hold(&chat.key(), wait);
                     }
-                    Err(ApiError::Migrated(new_id)) => {
+                    Err(ApiError::Migrated(new_id)) if migrations < MAX_MIGRATIONS => {
+                        migrations += 1;
                         tracing::warn!("{} became supergroup {new_id}; sending there", target.chat);
-                        record(&|app| app.store.set_migrated_chat(&target.chat, new_id));
-                        requeue("migrated");
+                        self.record(what, |app| {
+                            app.store.set_migrated_chat(&target.chat, new_id)
+                        })
+                        .await;
+                        requeue("migrated".to_string()).await;
                         chat = ChatRef::Id(new_id);
                     }
                     Err(
@@ -424,17 +493,23 @@ impl Publisher {
                         | ApiError::Unreachable(_)
                         | ApiError::Ambiguous(_)),
                     ) if failures_left > 0 => {
+                        // Surely not sent, or (a timeout) perhaps sent: either way it is
+                        // sent again; at-least-once.
                         failures_left -= 1;
                         report.retries += 1;
                         let text = e.to_string();
                         tracing::warn!(
-                            "part {} of {} to {}: {text}; retrying in {backoff:?}",
-                            part.part,
-                            key.brief_date,
-                            key.chat
+                            "part {} of {what}: {text}; retrying in {backoff:?}",
+                            part.part
                         );
-                        requeue(&text);
-                        tokio::time::sleep(backoff).await;
+                        requeue(text).await;
+                        if self
+                            .unless_stopped(tokio::time::sleep(backoff))
+                            .await
+                            .is_none()
+                        {
+                            break Some(STOPPED.to_string());
+                        }
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                     Err(e) => {
@@ -446,10 +521,9 @@ impl Publisher {
                         } else {
                             format!("{}: {e}", target.chat)
                         };
-                        tracing::error!("part {} of {}: {text}", part.part, key.brief_date);
+                        tracing::error!("part {} of {what}: {text}", part.part);
                         report.failures += 1;
-                        report.error = Some(text.clone());
-                        record(&|app| {
+                        self.record(what, |app| {
                             app.store.set_part_state(
                                 key,
                                 part.part,
@@ -457,22 +531,33 @@ impl Publisher {
                                 None,
                                 Some(&text),
                             )
-                        });
-                        record(&|app| {
-                            app.store.finish_publication(
-                                key,
-                                PublicationState::Failed,
-                                i64::from(report.retries),
-                                1,
-                                Some(&text),
-                            )
-                        });
-                        return report;
+                        })
+                        .await;
+                        break Some(text);
                     }
                 }
+            };
+            if let Some(error) = failure {
+                let state = if error == STOPPED {
+                    PublicationState::Pending
+                } else {
+                    PublicationState::Failed
+                };
+                self.record(what, |app| {
+                    app.store.finish_publication(
+                        key,
+                        state,
+                        i64::from(report.retries),
+                        i64::from(report.failures),
+                        Some(&error),
+                    )
+                })
+                .await;
+                report.error = Some(error);
+                return report;
             }
         }
-        record(&|app| {
+        self.record(what, |app| {
             app.store.finish_publication(
                 key,
                 PublicationState::Done,
@@ -480,7 +565,8 @@ impl Publisher {
                 0,
                 None,
             )
-        });
+        })
+        .await;
         report
     }
 
@@ -490,13 +576,15 @@ impl Publisher {
         let work = with_app(
             &self.app,
             |app| -> Result<Vec<(i64, i64, OutgoingMessage)>, AppError> {
-                let subscribers = app.store.active_subscribers()?;
-                let mut work = Vec::new();
-                for s in subscribers {
-                    if app.store.digest_state(date, s.user_id)?.as_deref() == Some("sent") {
-                        continue;
+                let mut pending = Vec::new();
+                for s in app.store.active_subscribers()? {
+                    if app.store.digest_state(date, s.user_id)?.as_deref() != Some("sent") {
+                        pending.push(s);
                     }
-                    match app.digest(date, &s.topics)? {
+                }
+                let mut work = Vec::new();
+                for (s, message) in app.digests(date, &pending)? {
+                    match message {
                         Some(message) => work.push((s.user_id, s.chat_id, message)),
                         None => report.skipped += 1,
                     }
@@ -527,23 +615,34 @@ impl Publisher {
             let api = self.api.clone();
             let pacer = self.pacer.clone();
             let app = self.app.clone();
+            let mut stop = self.shutdown.clone();
             tasks.spawn(async move {
                 let _permit = permit;
                 let chat = ChatRef::Id(chat_id);
+                let chat_key = chat.key();
                 let mut rate_limits = 0;
                 let outcome = loop {
-                    pacer.wait(&chat.key(), false).await;
+                    tokio::select! {
+                        _ = pacer.wait(&chat_key, false) => {}
+                        _ = stop.wait_for(|s| *s) => break Err(ApiError::Stopped),
+                    }
                     match api
                         .send_message(&chat, &message, &SendOptions::default())
                         .await
                     {
-                        Err(ApiError::RetryAfter(wait)) if rate_limits < 5 => {
+                        Err(ApiError::RetryAfter(wait))
+                            if rate_limits < 5 && wait <= MAX_REPLY_WAIT =>
+                        {
                             rate_limits += 1;
                             pacer.hold(&chat.key(), wait);
                         }
                         other => break other,
                     }
                 };
+                if matches!(outcome, Err(ApiError::Stopped)) {
+                    // Not sent, nothing recorded: the next start sends it.
+                    return Ok(3);
+                }
                 with_app(&app, |app| match &outcome {
                     Ok(id) => app
                         .store
@@ -565,6 +664,7 @@ impl Publisher {
         while let Some(done) = tasks.join_next().await {
             match done {
                 Ok(Ok(0)) => report.sent += 1,
+                Ok(Ok(3)) => {}
                 Ok(Ok(2)) => {
                     report.failed += 1;
                     report.deactivated += 1;
@@ -608,11 +708,11 @@ impl Publisher {
     ) -> Result<i64, ApiError> {
         let mut rate_limits = 0;
         loop {
-            self.pacer.wait(&chat.key(), chat.is_group()).await;
+            self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
+                .await
+                .ok_or(ApiError::Stopped)?;
             match self.api.send_message(chat, message, &options).await {
-                Err(ApiError::RetryAfter(wait))
-                    if rate_limits < 3 && wait <= Duration::from_secs(60) =>
-                {
+                Err(ApiError::RetryAfter(wait)) if rate_limits < 3 && wait <= MAX_REPLY_WAIT => {
                     rate_limits += 1;
                     self.pacer.hold(&chat.key(), wait);
                 }
@@ -630,7 +730,9 @@ impl Publisher {
         message: &OutgoingMessage,
         markup: Option<serde_json::Value>,
     ) -> Result<(), ApiError> {
-        self.pacer.wait(&chat.key(), chat.is_group()).await;
+        self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
+            .await
+            .ok_or(ApiError::Stopped)?;
         self.api
             .edit_message(chat, message_id, message, markup)
             .await

@@ -102,10 +102,9 @@ pub async fn catch_up(
     run_publish(publisher, tz, missed.with_timezone(&Utc), Trigger::CatchUp).await
 }
 
-/// The running scheduler and its publish job.
+/// The running scheduler.
 pub struct Scheduler {
     inner: JobScheduler,
-    publish_job: uuid::Uuid,
 }
 
 impl Scheduler {
@@ -128,7 +127,7 @@ impl Scheduler {
             })
         })
         .map_err(err)?;
-        let publish_job = inner.add(publish).await.map_err(err)?;
+        inner.add(publish).await.map_err(err)?;
         let for_ingest = Arc::clone(&publisher);
         let ingest = Job::new_async_tz(config.schedule.ingest_cron.as_str(), tz, move |_, _| {
             let publisher = Arc::clone(&for_ingest);
@@ -150,15 +149,7 @@ impl Scheduler {
         .map_err(err)?;
         inner.add(ingest).await.map_err(err)?;
         inner.start().await.map_err(err)?;
-        Ok(Scheduler { inner, publish_job })
-    }
-
-    pub async fn next_publish(&mut self) -> Option<DateTime<Utc>> {
-        self.inner
-            .next_tick_for_job(self.publish_job)
-            .await
-            .ok()
-            .flatten()
+        Ok(Scheduler { inner })
     }
 
     pub async fn stop(mut self) {

@@ -157,10 +157,14 @@ impl Store {
         }
     }
 
-    /// Publications left pending (the process stopped while posting).
+    /// The newest run of each day and chat that is not done: the process stopped while
+    /// posting, or a send failed.
     pub fn unfinished_publications(&self) -> Result<Vec<Publication>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT * FROM publications WHERE state = 'pending' ORDER BY brief_date, started_at",
+            "SELECT * FROM publications p WHERE state <> 'done'
+               AND run = (SELECT MAX(run) FROM publications q WHERE q.brief_date = p.brief_date
+                          AND q.chat = p.chat AND q.thread_id = p.thread_id)
+             ORDER BY brief_date, started_at",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();

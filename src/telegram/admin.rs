@@ -96,6 +96,14 @@ pub async fn preview(ctx: &BotContext, msg: &Message, args: &str) -> HandlerResu
             return Ok(());
         }
     };
+    if msg.sender_chat.is_some() {
+        ctx.reply(
+            msg,
+            &plain("匿名管理员无法接收私聊预览；请以个人身份发送 /preview，或私聊我。"),
+        )
+        .await;
+        return Ok(());
+    }
     let private = ChatRef::Id(user_id(msg));
     for message in &messages {
         match ctx
@@ -189,7 +197,11 @@ pub async fn ingest(ctx: &BotContext, msg: &Message) -> HandlerResult {
     if !admin_only(ctx, msg, "ingest").await {
         return Ok(());
     }
-    let report = with_app(ctx.publisher.app(), |app| app.ingest_sources());
+    // Reading files is blocking work: off the async workers.
+    let app = ctx.publisher.app().clone();
+    let report = tokio::task::spawn_blocking(move || with_app(&app, |app| app.ingest_sources()))
+        .await
+        .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
     let text = match report {
         Ok(r) => {
             let mut text = format!(

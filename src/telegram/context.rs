@@ -20,8 +20,6 @@ pub struct BotContext {
     pub config: Config,
     pub bot_username: String,
     pub started: Instant,
-    /// When the next scheduled publish fires, for `/status`.
-    pub next_publish: Mutex<Option<DateTime<Utc>>>,
     /// Target chat → (when fetched, its administrators' user ids).
     admin_cache: Mutex<HashMap<String, (Instant, Vec<i64>)>>,
 }
@@ -38,7 +36,12 @@ pub fn reply_target(msg: &Message) -> (ChatRef, SendOptions) {
     (
         ChatRef::Id(msg.chat.id.0),
         SendOptions {
-            thread_id: msg.thread_id.map(|t| i64::from(t.0.0)),
+            // Only a forum topic takes a thread id; a reply thread in an ordinary group
+            // (or the General topic) would make Telegram answer "thread not found".
+            thread_id: msg
+                .thread_id
+                .filter(|_| msg.is_topic_message)
+                .map(|t| i64::from(t.0.0)),
             ..SendOptions::default()
         },
     )
@@ -58,17 +61,21 @@ impl BotContext {
             config,
             bot_username,
             started: Instant::now(),
-            next_publish: Mutex::new(None),
             admin_cache: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn set_next_publish(&self, at: Option<DateTime<Utc>>) {
-        *lock(&self.next_publish) = at;
-    }
-
+    /// The next scheduled publish, from the cron expression and now.
     pub fn next_publish(&self) -> Option<DateTime<Utc>> {
-        *lock(&self.next_publish)
+        if !self.config.schedule.enabled {
+            return None;
+        }
+        let cron =
+            crate::schedule::parse_cron("publish_cron", &self.config.schedule.publish_cron).ok()?;
+        let now = Utc::now().with_timezone(&self.config.tz());
+        cron.find_next_occurrence(&now, false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     /// Replies in the chat (and thread) of `msg`; a failure is logged, not raised, since

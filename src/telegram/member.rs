@@ -14,7 +14,7 @@ use crate::publish::{more_button, with_app};
 /// Items per `/topic` page.
 pub const PAGE_SIZE: usize = 5;
 /// Longest topic name worth looking up.
-const MAX_TOPIC_ARG_CHARS: usize = 40;
+pub const MAX_TOPIC_ARG_CHARS: usize = 40;
 /// `/topics` counts items of the last this many days.
 const TOPIC_COUNT_DAYS: u32 = 7;
 
@@ -83,8 +83,11 @@ pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
         let (topic, offset) = rest.rsplit_once(':')?;
         Some((topic.to_string(), offset.parse::<usize>().ok()?))
     });
+    // Answered first, so the button stops spinning while the page is fetched and paced.
+    if let Err(e) = api.call("answerCallbackQuery", &answer).await {
+        tracing::warn!("answerCallbackQuery: {e}");
+    }
     let (Some((topic_id, offset)), Some(message)) = (parsed, query.message.as_ref()) else {
-        let _ = api.call("answerCallbackQuery", &answer).await;
         return Ok(());
     };
     let chat = ChatRef::Id(message.chat().id.0);
@@ -105,9 +108,6 @@ pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
             }
         }
         Err(e) => tracing::warn!("paging topic {topic_id}: {e}"),
-    }
-    if let Err(e) = api.call("answerCallbackQuery", &answer).await {
-        tracing::warn!("answerCallbackQuery: {e}");
     }
     Ok(())
 }

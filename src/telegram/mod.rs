@@ -82,6 +82,15 @@ pub async fn connect(
 
 /// `ecobrief publish`: posts one day now through the same path as the schedule.
 pub fn publish_once(app: App, date: NaiveDate, force: bool) -> anyhow::Result<ExitCode> {
+    // The same lock as `run`: a one-off post while the bot is posting would send the
+    // same parts twice.
+    let _lock = match lock_instance(&app.config.database) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     runtime()?.block_on(async move {
         let (api, _) = match connect(&app.config.telegram, token_from_env().as_deref()).await {
             Ok(c) => c,
@@ -216,9 +225,7 @@ pub async fn serve(
     let tz = config.tz();
 
     let mut scheduler = if config.schedule.enabled {
-        let mut s = Scheduler::start(Arc::clone(&publisher), &config).await?;
-        ctx.set_next_publish(s.next_publish().await);
-        Some(s)
+        Some(Scheduler::start(Arc::clone(&publisher), &config).await?)
     } else {
         None
     };
@@ -228,8 +235,9 @@ pub async fn serve(
         let grace = Duration::from_secs(config.schedule.catch_up_hours * 3600);
         let enabled = config.schedule.enabled;
         tokio::spawn(async move {
-            publisher.resume_unfinished().await;
-            if enabled {
+            let today = crate::schedule::publish_date(chrono::Utc::now(), tz);
+            publisher.resume_unfinished(today).await;
+            if enabled && !*publisher.stop_signal().borrow() {
                 catch_up(&publisher, &publish_cron, tz, chrono::Utc::now(), grace).await;
             }
         })
@@ -277,7 +285,14 @@ pub async fn serve(
     if let Some(s) = scheduler.take() {
         s.stop().await;
     }
-    startup.abort();
+    // The startup work stops between parts once asked; give it time to record the part
+    // in flight rather than cutting it off mid-request.
+    if tokio::time::timeout(Duration::from_secs(40), startup)
+        .await
+        .is_err()
+    {
+        tracing::warn!("startup work did not stop in time");
+    }
     publisher.idle().await;
     tracing::info!("ecobrief stopped");
     Ok(())

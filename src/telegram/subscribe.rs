@@ -3,7 +3,7 @@
 use teloxide::types::Message;
 
 use super::context::{BotContext, HandlerResult, plain};
-use super::member::unknown_topic_text;
+use super::member::{MAX_TOPIC_ARG_CHARS, unknown_topic_text};
 use crate::app::{App, AppError};
 use crate::publish::with_app;
 use crate::topics::Topic;
@@ -23,6 +23,11 @@ async fn private_only(ctx: &BotContext, msg: &Message) -> bool {
 
 /// The topic `name` names, or the reply to give when it names none.
 fn topic_or_reply(app: &App, name: &str) -> Result<Result<Topic, String>, AppError> {
+    if name.chars().count() > MAX_TOPIC_ARG_CHARS {
+        return Ok(Err(
+            "专题名称太长了。发送 /topics 查看全部专题。".to_string()
+        ));
+    }
     match app.resolve_topic(name) {
         Ok(t) => Ok(Ok(t.clone())),
         Err(AppError::UnknownTopic { suggestions, .. }) => {
