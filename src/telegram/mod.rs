@@ -207,7 +207,7 @@ pub async fn serve(
         .await
         .map_err(ServeError::Token)?;
     let token = token.unwrap_or_default();
-    let url = reqwest::Url::parse(&config.telegram.api_url)
+    let url = reqwest::Url::parse(config.telegram.api_url.trim_end_matches('/'))
         .map_err(|_| ServeError::BadApiUrl(config.telegram.api_url.clone()))?;
     register_commands(&api, &config.telegram.admins).await;
 
