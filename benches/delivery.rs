@@ -175,6 +175,7 @@ async fn digest_fan_out(fake: &FakeTelegram, subscribers: usize) -> FanOut {
         topics_file: repo_path("config/topics.toml"),
         sources: vec![SourceConfig::Dir {
             path: repo_path("samples"),
+            name: None,
         }],
         telegram: telegram.clone(),
         ..Config::default()

@@ -106,6 +106,8 @@ pub struct TopicPage {
 
 pub struct App {
     pub config: Config,
+    /// Shared with the publisher and the HTTP server.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub store: Store,
     pub topics: TopicCatalog,
     pub renderer: Renderer,
@@ -121,6 +123,7 @@ impl App {
         store.sync_topics(&topics)?;
         Ok(App {
             config,
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
             store,
             topics,
             renderer,
@@ -180,8 +183,9 @@ impl App {
             .config
             .sources
             .iter()
-            .map(|s| match s {
-                SourceConfig::Dir { path } => path.clone(),
+            .filter_map(|s| match s {
+                SourceConfig::Dir { path, .. } => Some(path.clone()),
+                SourceConfig::Feed { .. } | SourceConfig::Url { .. } => None,
             })
             .collect();
         self.ingest_paths(&paths, None)

@@ -42,16 +42,108 @@ pub struct Config {
     pub brief: BriefConfig,
     pub telegram: TelegramConfig,
     pub schedule: ScheduleConfig,
+    pub server: ServerConfig,
     /// Where this config was read from, for error messages; not part of the file.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Where items come from. Polled on the ingest schedule and by `/ingest`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SourceConfig {
-    /// A folder of documents in the three shapes, read on every `preview` and `ingest`.
-    Dir { path: PathBuf },
+    /// A folder of documents in the three shapes; unchanged files are skipped.
+    Dir {
+        path: PathBuf,
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// An RSS 2.0, Atom or JSON Feed over HTTP; each entry becomes an article item.
+    Feed {
+        url: String,
+        #[serde(default)]
+        name: Option<String>,
+        /// `fetch = { timeout_seconds = 10, max_bytes = 1048576 }`
+        #[serde(default)]
+        fetch: FetchConfig,
+    },
+    /// One remote document in any of the three shapes.
+    Url {
+        url: String,
+        #[serde(default)]
+        name: Option<String>,
+        /// `fetch = { timeout_seconds = 10, max_bytes = 1048576 }`
+        #[serde(default)]
+        fetch: FetchConfig,
+    },
+}
+
+/// How a remote source is fetched.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchConfig {
+    /// Least time between two polls of this source.
+    pub interval_minutes: u64,
+    pub timeout_seconds: u64,
+    /// Bodies larger than this are refused while streaming.
+    pub max_bytes: u64,
+    /// Retries (with jittered backoff) after a failed fetch.
+    pub retries: u32,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            interval_minutes: 10,
+            timeout_seconds: 20,
+            max_bytes: 5 * 1024 * 1024,
+            retries: 2,
+        }
+    }
+}
+
+impl SourceConfig {
+    /// A stable name for logs, `/status` and metrics: `name`, else the path or URL.
+    pub fn id(&self) -> String {
+        match self {
+            SourceConfig::Dir { path, name } => {
+                name.clone().unwrap_or_else(|| path.display().to_string())
+            }
+            SourceConfig::Feed { url, name, .. } | SourceConfig::Url { url, name, .. } => {
+                name.clone().unwrap_or_else(|| url.clone())
+            }
+        }
+    }
+}
+
+/// How the bot receives updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    #[default]
+    Polling,
+    Webhook,
+}
+
+/// The HTTP server: the items API, health, metrics, and the webhook in webhook mode.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub enabled: bool,
+    /// Address to listen on; loopback by default (put a reverse proxy in front).
+    pub listen: String,
+    /// Largest body `POST /api/items` accepts.
+    pub max_body_bytes: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            enabled: true,
+            listen: "127.0.0.1:8080".to_string(),
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +231,11 @@ pub struct TelegramConfig {
     pub max_retries: u32,
     /// Long-polling timeout for getUpdates.
     pub poll_timeout_seconds: u32,
+    /// `polling` (default) or `webhook`.
+    pub mode: TelegramMode,
+    /// Public HTTPS URL Telegram posts updates to in webhook mode (served by our server
+    /// at its path); the secret token comes from `ECOBRIEF_WEBHOOK_SECRET`.
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +267,8 @@ impl Default for TelegramConfig {
             request_timeout_seconds: 30,
             max_retries: 5,
             poll_timeout_seconds: 30,
+            mode: TelegramMode::Polling,
+            webhook_url: None,
         }
     }
 }
@@ -196,12 +295,14 @@ impl Default for Config {
             topics_file: PathBuf::from("config/topics.toml"),
             sources: vec![SourceConfig::Dir {
                 path: PathBuf::from("samples"),
+                name: None,
             }],
             ingest: IngestConfig::default(),
             render: RenderConfig::default(),
             brief: BriefConfig::default(),
             telegram: TelegramConfig::default(),
             schedule: ScheduleConfig::default(),
+            server: ServerConfig::default(),
             origin: None,
         }
     }

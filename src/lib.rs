@@ -10,6 +10,7 @@ pub mod app;
 pub mod compose;
 pub mod config;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod publish;
 pub mod render;

@@ -230,15 +230,25 @@ fn check_config(config: Config) -> anyhow::Result<ExitCode> {
     );
     let mut problems = 0;
     for source in &config.sources {
-        let ecobrief::config::SourceConfig::Dir { path } = source;
-        if path.is_dir() {
-            println!("ok     source {}", path.display());
-        } else {
-            println!(
-                "error  source {}: not a folder; fix `path` in [[sources]]",
-                path.display()
-            );
-            problems += 1;
+        match source {
+            ecobrief::config::SourceConfig::Dir { path, .. } if !path.is_dir() => {
+                println!(
+                    "error  source {}: not a folder; fix `path` in [[sources]]",
+                    path.display()
+                );
+                problems += 1;
+            }
+            ecobrief::config::SourceConfig::Feed { url, .. }
+            | ecobrief::config::SourceConfig::Url { url, .. }
+                if !(url.starts_with("http://") || url.starts_with("https://")) =>
+            {
+                println!(
+                    "error  source {}: url must start with http:// or https://",
+                    source.id()
+                );
+                problems += 1;
+            }
+            _ => println!("ok     source {}", source.id()),
         }
     }
     Ok(if problems > 0 {

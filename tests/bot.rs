@@ -76,8 +76,10 @@ async fn more_button_pages_through_older_items() {
     }
     let extra_dir = extra.path().to_path_buf();
     let bot = spawn_bot(&fake, move |c| {
-        c.sources
-            .push(ecobrief::config::SourceConfig::Dir { path: extra_dir });
+        c.sources.push(ecobrief::config::SourceConfig::Dir {
+            path: extra_dir,
+            name: None,
+        });
     })
     .await;
     fake.push_text(GROUP, MEMBER, "/topic gold");

@@ -134,4 +134,26 @@ CREATE TABLE digests (
     PRIMARY KEY (brief_date, user_id)
 ) WITHOUT ROWID;
 "#,
+    // 3: sources. Per-source fetch state (conditional GET, health) and, for folders, what
+    // each file looked like when last read, so unchanged files are skipped cheaply.
+    r#"
+CREATE TABLE source_state (
+    source               TEXT PRIMARY KEY,
+    etag                 TEXT,
+    last_modified        TEXT,
+    content_hash         TEXT,
+    last_success         INTEGER,
+    last_error           TEXT,
+    last_error_at        INTEGER,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    failing_notified     INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE source_files (
+    path         TEXT PRIMARY KEY,
+    size         INTEGER NOT NULL,
+    mtime        INTEGER NOT NULL,
+    content_hash TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
 ];

@@ -25,6 +25,7 @@ pub fn test_config(dir: &Path) -> Config {
         topics_file: repo_path("config/topics.toml"),
         sources: vec![SourceConfig::Dir {
             path: repo_path("samples"),
+            name: None,
         }],
         ..Config::default()
     };
