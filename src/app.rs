@@ -41,6 +41,16 @@ fn suggestion_text(suggestions: &[String]) -> String {
     }
 }
 
+/// Why a single document was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestOutcomeError {
+    /// The document itself is bad: a clear message for whoever sent it.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not saved: {0}")]
+    Store(String),
+}
+
 /// How one file of an ingest run ended.
 #[derive(Debug)]
 pub struct FileOutcome {
@@ -175,6 +185,41 @@ impl App {
         }
         batch.commit()?;
         Ok(report)
+    }
+
+    /// Parses and stores one document received from elsewhere (the HTTP API, a URL
+    /// source). `name` is used in messages and for a date in its name. Returns the keys of
+    /// the stored items.
+    pub fn ingest_bytes(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        source: &str,
+    ) -> Result<Vec<String>, IngestOutcomeError> {
+        let options = IngestOptions::from_config(&self.config, None);
+        if bytes.len() as u64 > options.max_file_bytes {
+            return Err(IngestOutcomeError::Invalid(format!(
+                "{name}: {} bytes, larger than the {}-byte limit (ingest.max_file_bytes)",
+                bytes.len(),
+                options.max_file_bytes
+            )));
+        }
+        let doc = crate::ingest::parse_bytes(name, bytes, None, &options)
+            .map_err(|kind| IngestOutcomeError::Invalid(format!("{name}: {kind}")))?;
+        self.store_document(&doc, source)
+    }
+
+    /// Stores a parsed document (one transaction) and counts it for `/metrics`.
+    pub fn store_document(
+        &mut self,
+        doc: &crate::model::ParsedDocument,
+        source: &str,
+    ) -> Result<Vec<String>, IngestOutcomeError> {
+        self.store
+            .save_document(doc, &self.topics)
+            .map_err(|e| IngestOutcomeError::Store(e.to_string()))?;
+        self.metrics.items_ingested(source, doc.items.len() as u64);
+        Ok(doc.items.iter().map(|i| i.key.clone()).collect())
     }
 
     /// Ingests the folders listed as sources in the config.

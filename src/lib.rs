@@ -15,6 +15,8 @@ pub mod model;
 pub mod publish;
 pub mod render;
 pub mod schedule;
+pub mod server;
+pub mod sources;
 pub mod store;
 pub mod telegram;
 pub mod topics;

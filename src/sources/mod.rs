@@ -1,0 +1,1 @@
+//! Sources: folders, feeds and URLs polled for documents. (Being built for issue 4.)
