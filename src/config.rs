@@ -11,6 +11,39 @@ use serde::{Deserialize, Serialize};
 /// Where the default config lives, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "config/ecobrief.toml";
 
+/// `ECOBRIEF__SERVER__LISTEN=0.0.0.0:8080` overrides `[server] listen`. Secrets have no
+/// config keys at all: they are read from their own variables (`ECOBRIEF_BOT_TOKEN`…).
+pub const ENV_PREFIX: &str = "ECOBRIEF__";
+
+/// An environment value as TOML when it reads as one (`30`, `true`, `["a"]`), else text.
+fn env_value(text: &str) -> toml::Value {
+    let probe = format!("v = {text}");
+    match toml::from_str::<toml::Table>(&probe) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(text.to_string())),
+        Err(_) => toml::Value::String(text.to_string()),
+    }
+}
+
+/// Sets `keys` (a path of table names) in `table`, creating tables on the way.
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let Some((last, parents)) = keys.split_last() else {
+        return Err("no key".to_string());
+    };
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{key} is not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -354,27 +387,77 @@ impl Config {
     /// Reads `path`; when `path` is the default location and absent, the built-in defaults
     /// are used so that a bare binary still previews the shipped samples.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let overrides: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        Config::load_with(path, &overrides)
+    }
+
+    /// [`Config::load`] with the environment given explicitly (for tests).
+    pub fn load_with(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
         let (path, explicit) = match path {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Config::default());
-            }
+            // No config file at the default place: built-in defaults (and the
+            // environment), so a bare binary still previews the shipped samples.
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
-        let mut config = Config::from_toml(&text, &path)?;
-        config.origin = Some(path);
+        let mut config = Config::from_toml_with_env(&text, &path, env)?;
+        if !text.is_empty() {
+            config.origin = Some(path);
+        }
         Ok(config)
     }
 
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        Config::from_toml_with_env(text, path, &[])
+    }
+
+    /// Parses the file, applies `ECOBRIEF__SECTION__KEY=value` overrides on top, then
+    /// checks the result. Errors name the file (and the variables applied) and the key.
+    pub fn from_toml_with_env(
+        text: &str,
+        path: &Path,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let parse_error = |message: String| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+            message,
+        };
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| parse_error(e.to_string().trim_end().to_string()))?;
+        let mut applied = Vec::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            if keys.iter().any(String::is_empty) {
+                return Err(parse_error(format!(
+                    "environment variable {name}: write it as ECOBRIEF__SECTION__KEY, e.g. ECOBRIEF__SERVER__LISTEN"
+                )));
+            }
+            set_path(&mut table, &keys, env_value(value))
+                .map_err(|why| parse_error(format!("environment variable {name}: {why}")))?;
+            applied.push(name.clone());
+        }
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    let mut message = e.to_string().trim_end().to_string();
+                    if !applied.is_empty() {
+                        message.push_str(&format!(
+                            " (with environment overrides {})",
+                            applied.join(", ")
+                        ));
+                    }
+                    parse_error(message)
+                })?;
         config.validate_at(path)?;
         Ok(config)
     }
@@ -443,6 +526,56 @@ impl Config {
                 "must be at least 1".to_string(),
             ));
         }
+        for (key, expr) in [
+            ("schedule.publish_cron", &self.schedule.publish_cron),
+            ("schedule.ingest_cron", &self.schedule.ingest_cron),
+        ] {
+            let parsed = croner::parser::CronParser::builder()
+                .seconds(croner::parser::Seconds::Required)
+                .dom_and_dow(true)
+                .build()
+                .parse(expr);
+            if parsed.is_err() {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "{expr:?} is not a cron expression; six fields: sec min hour day month weekday, e.g. \"0 0 8 * * *\""
+                    ),
+                ));
+            }
+        }
+        for (i, source) in self.sources.iter().enumerate() {
+            if let SourceConfig::Feed { url, .. } | SourceConfig::Url { url, .. } = source
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(invalid(
+                    &format!("sources[{i}].url"),
+                    format!("{url:?} is not an http:// or https:// URL"),
+                ));
+            }
+        }
+        if self.telegram.mode == TelegramMode::Webhook
+            && !self
+                .telegram
+                .webhook_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        {
+            return Err(invalid(
+                "telegram.webhook_url",
+                "webhook mode needs the public https:// URL Telegram will post updates to"
+                    .to_string(),
+            ));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "server.listen",
+                format!(
+                    "{:?} is not an address like 127.0.0.1:8080",
+                    self.server.listen
+                ),
+            ));
+        }
         if self.ingest.max_file_bytes == 0 {
             return Err(invalid(
                 "ingest.max_file_bytes",
@@ -473,5 +606,77 @@ impl Config {
             .find_map(|c| self.brief.category_sections.get(c))
             .cloned()
             .unwrap_or_else(|| self.brief.quick_section.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let path = Path::new("test.toml");
+        let config = Config::from_toml_with_env(
+            "[server]\nlisten = \"127.0.0.1:8080\"\n",
+            path,
+            &env(&[
+                ("ECOBRIEF__SERVER__LISTEN", "0.0.0.0:9000"),
+                ("ECOBRIEF__RENDER__MESSAGE_BUDGET", "3000"),
+                ("ECOBRIEF__TIMEZONE", "UTC"),
+                ("ECOBRIEF__TELEGRAM__ADMINS", "[1, 2]"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.server.listen, "0.0.0.0:9000");
+        assert_eq!(config.render.message_budget, 3000);
+        assert_eq!(config.timezone, "UTC");
+        assert_eq!(config.telegram.admins, vec![1, 2]);
+    }
+
+    #[test]
+    fn errors_name_the_file_the_key_and_the_variable() {
+        let path = Path::new("prod.toml");
+        let err = Config::from_toml_with_env(
+            "",
+            path,
+            &env(&[("ECOBRIEF__RENDER__MESSAGE_BUDGET", "many")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("prod.toml") && err.contains("ECOBRIEF__RENDER__MESSAGE_BUDGET"),
+            "{err}"
+        );
+        let err =
+            Config::from_toml_with_env("", path, &env(&[("ECOBRIEF__TELEGRAM__TOKEN", "secret")]))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("token"), "secrets have no config key: {err}");
+        assert!(!err.contains("secret\""), "{err}");
+        let err = Config::from_toml("[schedule]\npublish_cron = \"8am\"\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("schedule.publish_cron") && err.contains("six fields"),
+            "{err}"
+        );
+        let err = Config::from_toml("[[sources]]\nkind = \"feed\"\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("url"), "a feed without a url: {err}");
+        let err = Config::from_toml("timezone = \"Mars/Base\"\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("timezone") && err.contains("Asia/Shanghai"),
+            "{err}"
+        );
     }
 }

@@ -222,8 +222,6 @@ fn check_config(config: Config) -> anyhow::Result<ExitCode> {
     let renderer = ecobrief::render::Renderer::load(&config.render, config.tz())?;
     renderer.self_check()?;
     println!("ok     templates {}", config.render.templates_dir.display());
-    ecobrief::schedule::parse_cron("publish_cron", &config.schedule.publish_cron)?;
-    ecobrief::schedule::parse_cron("ingest_cron", &config.schedule.ingest_cron)?;
     println!(
         "ok     schedule publish {:?}, ingest {:?} ({})",
         config.schedule.publish_cron, config.schedule.ingest_cron, config.timezone
