@@ -1,17 +1,18 @@
 //! The application: configuration, store, topics and templates opened together, and the
 //! operations the command line (and the bot) offer on top of the pipeline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, Utc};
 
 use crate::compose::{Brief, ComposeError, compose};
 use crate::config::{Config, ConfigError, SourceConfig};
-use crate::ingest::{IngestError, IngestOptions, collect_files, read_document};
+use crate::ingest::{IngestError, IngestErrorKind, IngestOptions, collect_files, read_document};
 use crate::render::text::OutgoingMessage;
 use crate::render::{RenderError, Renderer};
 use crate::store::delivery::Subscriber;
-use crate::store::{SaveOutcome, Store, StoreError};
+use crate::store::sources::FileStamp;
+use crate::store::{Batch, SaveOutcome, Store, StoreError};
 use crate::topics::{Topic, TopicCatalog, TopicsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +106,131 @@ impl IngestReport {
     }
 }
 
+/// Why a folder source could not be ingested at all (single files fail on their own lines).
+#[derive(Debug, thiserror::Error)]
+pub enum DirSourceError {
+    #[error(
+        "source {name}: cannot read the folder {path}: {reason}; check that it exists and that ecobrief may read it"
+    )]
+    Unreadable {
+        name: String,
+        path: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// Saves a document read from `path` inside `batch`.
+fn save_read(
+    batch: &mut Batch<'_>,
+    doc: &crate::model::ParsedDocument,
+    path: &str,
+    topics: &TopicCatalog,
+) -> Result<FileIngested, String> {
+    match batch.save(doc, topics) {
+        Ok(outcome) => Ok(FileIngested {
+            items: doc.items.len(),
+            unchanged: matches!(outcome, SaveOutcome::Unchanged { .. }),
+            warnings: doc.warnings.clone(),
+        }),
+        Err(e) => Err(format!("{path}: not saved: {e}")),
+    }
+}
+
+/// One file of a folder source: skipped when its stamp (size, mtime) or its content hash
+/// says it is unchanged, otherwise read, parsed, saved and stamped. The outer error is a
+/// database failure (ends the run), the inner one this file's problem.
+fn ingest_stamped(
+    batch: &mut Batch<'_>,
+    file: &Path,
+    path: &str,
+    options: &IngestOptions,
+    topics: &TopicCatalog,
+) -> Result<Result<FileIngested, String>, StoreError> {
+    let fail = |kind: IngestErrorKind| {
+        Err(IngestError {
+            path: path.to_string(),
+            kind,
+        }
+        .to_string())
+    };
+    let metadata = match std::fs::metadata(file) {
+        Ok(m) => m,
+        Err(e) => return Ok(fail(e.into())),
+    };
+    let modified = metadata.modified().ok();
+    // Nanoseconds fit an i64 until 2262; a clock before 1970 just never matches.
+    let mtime = modified
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_nanos()).ok());
+    let size = i64::try_from(metadata.len()).unwrap_or(i64::MAX);
+    let stamp = batch.file_stamp(path)?;
+    let unchanged = |batch: &mut Batch<'_>| -> Result<Result<FileIngested, String>, StoreError> {
+        Ok(Ok(FileIngested {
+            items: batch.items_from_path(path)?,
+            unchanged: true,
+            warnings: Vec::new(),
+        }))
+    };
+    if let (Some(stamp), Some(mtime)) = (&stamp, mtime)
+        && stamp.size == size
+        && stamp.mtime == mtime
+    {
+        return unchanged(batch);
+    }
+    let bytes = match read_limited(file, options.max_file_bytes) {
+        Ok(bytes) => bytes,
+        Err(kind) => return Ok(fail(kind)),
+    };
+    let new_stamp = FileStamp {
+        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        mtime: mtime.unwrap_or(0),
+        content_hash: bytes_hash(&bytes),
+    };
+    if stamp.is_some_and(|s| s.content_hash == new_stamp.content_hash) {
+        batch.stamp_file(path, &new_stamp)?;
+        return unchanged(batch);
+    }
+    let mtime = modified.map(chrono::DateTime::<Utc>::from);
+    let doc = match crate::ingest::parse_bytes(path, &bytes, mtime, options) {
+        Ok(doc) => doc,
+        Err(kind) => return Ok(fail(kind)),
+    };
+    let result = save_read(batch, &doc, path, topics);
+    // A file that failed is not stamped: it is read again (and its error shown) next time.
+    if result.is_ok() {
+        batch.stamp_file(path, &new_stamp)?;
+    }
+    Ok(result)
+}
+
+/// Reads at most `limit` bytes; a larger file is refused without reading it whole.
+fn read_limited(file: &Path, limit: u64) -> Result<Vec<u8>, IngestErrorKind> {
+    use std::io::Read;
+    let handle = std::fs::File::open(file)?;
+    let mut bytes = Vec::new();
+    handle
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(IngestErrorKind::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// SHA-256 (hex) of raw bytes: what a folder file or a fetched body held.
+pub fn bytes_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// One page of a topic reply.
 #[derive(Debug, Clone)]
 pub struct TopicPage {
@@ -146,7 +272,8 @@ impl App {
     }
 
     /// Ingests files and folders in one transaction; each file is saved whole or not at all,
-    /// and a bad file does not stop the others.
+    /// and a bad file does not stop the others. Every file is read and parsed: files named
+    /// on the command line are meant to be read (and `date` may change what they give).
     pub fn ingest_paths(
         &mut self,
         paths: &[PathBuf],
@@ -164,27 +291,76 @@ impl App {
                 }),
             }
         }
+        self.ingest_files(files, &options, None, &mut report)?;
+        Ok(report)
+    }
+
+    /// Ingests one folder source. A file whose size and mtime match what was recorded when
+    /// it was last read is skipped without reading it; a file whose content hash matches
+    /// (touched, or copied back) is skipped without parsing it. Both are reported as
+    /// `unchanged` with the items stored from them.
+    pub fn ingest_dir(&mut self, dir: &Path, source: &str) -> Result<IngestReport, DirSourceError> {
+        let options = IngestOptions::from_config(&self.config, None);
+        // Stamps taken under other parse settings (or another ecobrief version, whose
+        // parser may differ) do not prove that the stored items are what a read gives now.
+        let fingerprint = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            env!("CARGO_PKG_VERSION"),
+            options.tz.name(),
+            options.quick_section,
+            options.commentary_section,
+            options.max_file_bytes
+        );
+        self.store
+            .reset_file_stamps_unless(&fingerprint)
+            .map_err(AppError::from)?;
+        let files = collect_files(&[dir.to_path_buf()], &options.extensions).map_err(|e| {
+            DirSourceError::Unreadable {
+                name: source.to_string(),
+                path: dir.display().to_string(),
+                reason: e.kind.to_string(),
+            }
+        })?;
+        let mut report = IngestReport::default();
+        self.ingest_files(files, &options, Some(source), &mut report)?;
+        Ok(report)
+    }
+
+    /// Reads, parses and saves `files` in one transaction. With `source` (a folder
+    /// source), file stamps skip unchanged files and new items are counted for `/metrics`.
+    fn ingest_files(
+        &mut self,
+        files: Vec<PathBuf>,
+        options: &IngestOptions,
+        source: Option<&str>,
+        report: &mut IngestReport,
+    ) -> Result<(), AppError> {
         let mut batch = self.store.batch()?;
+        let mut saved_items = 0;
         for file in files {
             let path = file.display().to_string();
-            let result = match read_document(&file, &options) {
-                Ok(doc) => match batch.save(&doc, &self.topics) {
-                    Ok(outcome) => Ok(FileIngested {
-                        items: doc.items.len(),
-                        unchanged: matches!(outcome, SaveOutcome::Unchanged { .. }),
-                        warnings: doc.warnings,
-                    }),
-                    Err(e) => Err(format!("{path}: not saved: {e}")),
+            let result = match source {
+                Some(_) => ingest_stamped(&mut batch, &file, &path, options, &self.topics)?,
+                None => match read_document(&file, options) {
+                    Ok(doc) => save_read(&mut batch, &doc, &path, &self.topics),
+                    Err(IngestError { path, kind }) => Err(format!("{path}: {kind}")),
                 },
-                Err(IngestError { path, kind }) => Err(format!("{path}: {kind}")),
             };
             if let Err(e) = &result {
                 tracing::warn!("{e}");
             }
+            if let Ok(done) = &result
+                && !done.unchanged
+            {
+                saved_items += done.items;
+            }
             report.files.push(FileOutcome { path, result });
         }
         batch.commit()?;
-        Ok(report)
+        if let Some(source) = source {
+            self.metrics.items_ingested(source, saved_items as u64);
+        }
+        Ok(())
     }
 
     /// Parses and stores one document received from elsewhere (the HTTP API, a URL
@@ -222,18 +398,35 @@ impl App {
         Ok(doc.items.iter().map(|i| i.key.clone()).collect())
     }
 
-    /// Ingests the folders listed as sources in the config.
+    /// Ingests the folders listed as sources in the config (what `preview` and the CLI
+    /// use). Feed and URL sources are not polled here: this path is synchronous and works
+    /// offline, so `preview` never waits on the network. The bot polls them, with the
+    /// folders, through `sources::poll_all` (the ingest schedule and `/ingest`).
     pub fn ingest_sources(&mut self) -> Result<IngestReport, AppError> {
-        let paths: Vec<PathBuf> = self
+        let dirs: Vec<(PathBuf, String)> = self
             .config
             .sources
             .iter()
             .filter_map(|s| match s {
-                SourceConfig::Dir { path, .. } => Some(path.clone()),
+                SourceConfig::Dir { path, .. } => Some((path.clone(), s.id())),
                 SourceConfig::Feed { .. } | SourceConfig::Url { .. } => None,
             })
             .collect();
-        self.ingest_paths(&paths, None)
+        let mut report = IngestReport::default();
+        for (path, id) in dirs {
+            match self.ingest_dir(&path, &id) {
+                Ok(r) => report.files.extend(r.files),
+                Err(DirSourceError::App(e)) => return Err(e),
+                Err(e @ DirSourceError::Unreadable { .. }) => {
+                    tracing::warn!("{e}");
+                    report.files.push(FileOutcome {
+                        path: path.display().to_string(),
+                        result: Err(e.to_string()),
+                    });
+                }
+            }
+        }
+        Ok(report)
     }
 
     pub fn compose(&self, date: NaiveDate) -> Result<Brief, AppError> {

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use crate::app::{App, AppError};
 use crate::config::{TargetConfig, TelegramConfig};
+use crate::metrics::Metrics;
 use crate::render::text::OutgoingMessage;
 use crate::store::StoreError;
 use crate::store::delivery::{PartState, PublicationKey, PublicationState};
@@ -167,6 +168,45 @@ pub struct Publisher {
     telegram: TelegramConfig,
     publish_lock: tokio::sync::Mutex<()>,
     shutdown: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+}
+
+/// The `reason` label of a send that failed or is retried, for `/metrics`.
+fn reason(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::RetryAfter(_) => "429",
+        ApiError::Migrated(_) => "migrated",
+        ApiError::Forbidden(_) => "forbidden",
+        ApiError::Unauthorized => "unauthorized",
+        ApiError::BadRequest(_) if e.is_chat_not_found() => "chat_not_found",
+        ApiError::BadRequest(_) => "bad_request",
+        ApiError::Server(..) => "server",
+        ApiError::Unreachable(_) => "unreachable",
+        ApiError::Ambiguous(_) => "ambiguous",
+        ApiError::Decode(_) => "decode",
+        ApiError::Stopped => "stopped",
+    }
+}
+
+/// Records for `/readyz` whether Telegram answered: any answer, even an error, means it
+/// is reachable; no connection or no answer means it is not. A send not attempted
+/// (stopping) says nothing.
+fn observe<T>(metrics: &Metrics, outcome: &Result<T, ApiError>) {
+    match outcome {
+        Err(ApiError::Unreachable(_) | ApiError::Ambiguous(_)) => {
+            metrics.set_telegram_reachable(false)
+        }
+        Err(ApiError::Stopped) => {}
+        Ok(_) | Err(_) => metrics.set_telegram_reachable(true),
+    }
+}
+
+/// Counts a send that is given up on (or, `Ok`, confirmed).
+fn count_final<T>(metrics: &Metrics, outcome: &Result<T, ApiError>) {
+    match outcome {
+        Ok(_) => metrics.message_sent(),
+        Err(e) => metrics.message_failed(reason(e)),
+    }
 }
 
 fn options_for(target: &TargetConfig) -> SendOptions {
@@ -190,6 +230,7 @@ impl Publisher {
             private_interval: Duration::from_millis(telegram.private_interval_ms),
             global_per_second: telegram.global_per_second.max(1),
         }));
+        let metrics = with_app(&app, |a| a.metrics.clone());
         Publisher {
             app,
             api,
@@ -197,7 +238,13 @@ impl Publisher {
             telegram,
             publish_lock: tokio::sync::Mutex::new(()),
             shutdown,
+            metrics,
         }
+    }
+
+    /// The counters `/metrics` shows (the app's, shared).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// Turns true when the process is asked to stop.
@@ -260,6 +307,9 @@ impl Publisher {
             targets,
             digests: DigestReport::default(),
         };
+        if report.complete() && !report.targets.is_empty() {
+            self.metrics.brief_published(chrono::Utc::now().timestamp());
+        }
         if report.complete() && !self.stopping() {
             report.digests = self.send_digests(date).await;
         }
@@ -448,8 +498,11 @@ impl Publisher {
                     })
                     .await
                 };
-                match self.api.send_message(&chat, &part.message, &options).await {
+                let outcome = self.api.send_message(&chat, &part.message, &options).await;
+                observe(&self.metrics, &outcome);
+                match outcome {
                     Ok(message_id) => {
+                        self.metrics.message_sent();
                         // Sent: if even this cannot be recorded, stop, so that at most
                         // this one part is sent again after a restart.
                         if !self
@@ -475,11 +528,13 @@ impl Publisher {
                         // Not sent: wait as told (in the pacer), not counted as a failure.
                         rate_limits += 1;
                         report.retries += 1;
+                        self.metrics.message_retried("429");
                         requeue("429".to_string()).await;
                         self.pacer.hold(&chat.key(), wait);
                     }
                     Err(ApiError::Migrated(new_id)) if migrations < MAX_MIGRATIONS => {
                         migrations += 1;
+                        self.metrics.message_retried("migrated");
                         tracing::warn!("{} became supergroup {new_id}; sending there", target.chat);
                         self.record(what, |app| {
                             app.store.set_migrated_chat(&target.chat, new_id)
@@ -497,6 +552,7 @@ impl Publisher {
                         // sent again; at-least-once.
                         failures_left -= 1;
                         report.retries += 1;
+                        self.metrics.message_retried(reason(&e));
                         let text = e.to_string();
                         tracing::warn!(
                             "part {} of {what}: {text}; retrying in {backoff:?}",
@@ -513,6 +569,7 @@ impl Publisher {
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                     Err(e) => {
+                        self.metrics.message_failed(reason(&e));
                         let text = if e.is_chat_not_found() {
                             format!(
                                 "{}: chat not found; check telegram.targets and that the bot is a member",
@@ -538,6 +595,10 @@ impl Publisher {
                 }
             };
             if let Some(error) = failure {
+                if error == STOPPED {
+                    // Not sent now; it stays pending for the next start.
+                    self.metrics.message_failed("stopped");
+                }
                 let state = if error == STOPPED {
                     PublicationState::Pending
                 } else {
@@ -616,6 +677,7 @@ impl Publisher {
             let pacer = self.pacer.clone();
             let app = self.app.clone();
             let mut stop = self.shutdown.clone();
+            let metrics = Arc::clone(&self.metrics);
             tasks.spawn(async move {
                 let _permit = permit;
                 let chat = ChatRef::Id(chat_id);
@@ -626,19 +688,22 @@ impl Publisher {
                         _ = pacer.wait(&chat_key, false) => {}
                         _ = stop.wait_for(|s| *s) => break Err(ApiError::Stopped),
                     }
-                    match api
+                    let sent = api
                         .send_message(&chat, &message, &SendOptions::default())
-                        .await
-                    {
+                        .await;
+                    observe(&metrics, &sent);
+                    match sent {
                         Err(ApiError::RetryAfter(wait))
                             if rate_limits < 5 && wait <= MAX_REPLY_WAIT =>
                         {
                             rate_limits += 1;
+                            metrics.message_retried("429");
                             pacer.hold(&chat.key(), wait);
                         }
                         other => break other,
                     }
                 };
+                count_final(&metrics, &outcome);
                 if matches!(outcome, Err(ApiError::Stopped)) {
                     // Not sent, nothing recorded: the next start sends it.
                     return Ok(3);
@@ -707,18 +772,27 @@ impl Publisher {
         options: SendOptions,
     ) -> Result<i64, ApiError> {
         let mut rate_limits = 0;
-        loop {
-            self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
+        let outcome = loop {
+            if self
+                .unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
                 .await
-                .ok_or(ApiError::Stopped)?;
-            match self.api.send_message(chat, message, &options).await {
+                .is_none()
+            {
+                break Err(ApiError::Stopped);
+            }
+            let sent = self.api.send_message(chat, message, &options).await;
+            observe(&self.metrics, &sent);
+            match sent {
                 Err(ApiError::RetryAfter(wait)) if rate_limits < 3 && wait <= MAX_REPLY_WAIT => {
                     rate_limits += 1;
+                    self.metrics.message_retried("429");
                     self.pacer.hold(&chat.key(), wait);
                 }
-                other => return other,
+                other => break other,
             }
-        }
+        };
+        count_final(&self.metrics, &outcome);
+        outcome
     }
 
     /// Replaces a message (topic paging), paced like a send: edits count against the same
@@ -733,9 +807,13 @@ impl Publisher {
         self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
             .await
             .ok_or(ApiError::Stopped)?;
-        self.api
+        // An edit is not a message sent; it only tells whether Telegram answers.
+        let outcome = self
+            .api
             .edit_message(chat, message_id, message, markup)
-            .await
+            .await;
+        observe(&self.metrics, &outcome);
+        outcome
     }
 }
 

@@ -14,7 +14,7 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::publish::{PublishError, PublishReport, Publisher, Trigger, with_app};
+use crate::publish::{PublishError, PublishReport, Publisher, Trigger};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -132,17 +132,14 @@ impl Scheduler {
         let ingest = Job::new_async_tz(config.schedule.ingest_cron.as_str(), tz, move |_, _| {
             let publisher = Arc::clone(&for_ingest);
             Box::pin(async move {
-                let app = publisher.app().clone();
-                let report =
-                    tokio::task::spawn_blocking(move || with_app(&app, |app| app.ingest_sources()))
-                        .await;
-                match report {
-                    Ok(Ok(r)) if r.failed() > 0 => {
-                        tracing::warn!("ingest: {} files failed", r.failed())
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::error!("ingest: {e}"),
-                    Err(e) => tracing::error!("ingest task: {e}"),
+                // Folders, feeds and URLs, each as its interval allows; admins hear about
+                // a source once when it starts failing and once when it recovers.
+                let report = crate::sources::poll_and_notify(&publisher, false).await;
+                if report.failed() > 0 {
+                    tracing::warn!("ingest: {} sources failed", report.failed());
+                }
+                if report.new_items() > 0 {
+                    tracing::info!("ingest: {} items new or changed", report.new_items());
                 }
             })
         })

@@ -1,1 +1,308 @@
-//! The HTTP server: items API, health, metrics, webhook. (Being built for issue 4.)
+//! The HTTP server: the items API, health and readiness probes, Prometheus metrics, and in
+//! webhook mode Telegram's updates, all on one listener (`server.listen`).
+//!
+//! The router is built here; `telegram::serve` binds the listener, merges in the webhook
+//! route when needed and runs it until the process stops.
+
+pub mod items;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+use crate::publish::{SharedApp, with_app};
+
+/// Bearer token for `POST /api/items`.
+pub const API_TOKEN_VAR: &str = "ECOBRIEF_API_TOKEN";
+/// Secret Telegram must send with every webhook request.
+pub const WEBHOOK_SECRET_VAR: &str = "ECOBRIEF_WEBHOOK_SECRET";
+
+/// Routes of our own; a webhook URL path may not take one of them.
+pub const RESERVED_PATHS: &[&str] = &["/api/items", "/healthz", "/readyz", "/metrics"];
+
+/// How long `/readyz` waits for the database before calling it not ready (an ingest may
+/// hold it).
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Secrets the server needs. Passed in rather than read from the environment inside the
+/// library, so tests (one process, many servers) never race on `set_var`.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    pub api_token: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the values: this may end up in a log line.
+        f.debug_struct("Secrets")
+            .field("api_token", &self.api_token.as_ref().map(|_| "…"))
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// `ECOBRIEF_API_TOKEN` and `ECOBRIEF_WEBHOOK_SECRET`; unset or blank is `None`.
+    pub fn from_env() -> Secrets {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Secrets {
+            api_token: var(API_TOKEN_VAR),
+            webhook_secret: var(WEBHOOK_SECRET_VAR),
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ServerState {
+    pub app: SharedApp,
+    pub metrics: Arc<Metrics>,
+    /// `None`: the API answers 503 until a token is configured.
+    pub api_token: Option<Arc<str>>,
+    pub max_body_bytes: usize,
+}
+
+impl ServerState {
+    /// The state for `app`, with its metrics and `server.max_body_bytes`.
+    pub fn new(app: SharedApp, api_token: Option<String>) -> ServerState {
+        let (metrics, max_body_bytes) = with_app(&app, |a| {
+            (
+                a.metrics.clone(),
+                usize::try_from(a.config.server.max_body_bytes).unwrap_or(usize::MAX),
+            )
+        });
+        ServerState {
+            app,
+            metrics,
+            api_token: api_token.filter(|t| !t.is_empty()).map(Arc::from),
+            max_body_bytes,
+        }
+    }
+}
+
+/// Our routes: `POST /api/items`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+pub fn router(state: ServerState) -> Router {
+    let limit = state.max_body_bytes;
+    Router::new()
+        .route(
+            "/api/items",
+            post(items::post_items).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Binds `address`; the error names the address and the setting to change.
+pub async fn bind(address: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(address).await.map_err(|e| {
+        format!(
+            "cannot listen on {address} (server.listen): {e}; free the port, choose another \
+             server.listen, or set server.enabled = false"
+        )
+    })
+}
+
+/// Serves `router` on `listener` until `stop` turns true (or its sender is gone); requests
+/// in flight are finished first.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+}
+
+/// Equality that takes the same time wherever the first difference is, so a token cannot
+/// be guessed byte by byte from response times. Only the length can leak.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    // Keeps the optimiser from turning the loop into an early exit.
+    std::hint::black_box(diff) == 0
+}
+
+/// Telegram's rule for `secret_token`: 1–256 of `A-Z a-z 0-9 _ -`. Checked here because
+/// teloxide panics on a bad one.
+pub fn check_webhook_secret(secret: &str) -> Result<(), String> {
+    if !(1..=256).contains(&secret.len()) {
+        return Err(format!(
+            "{WEBHOOK_SECRET_VAR} must be 1 to 256 characters long (it has {})",
+            secret.len()
+        ));
+    }
+    if !secret
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "{WEBHOOK_SECRET_VAR} may only contain A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the webhook path Telegram posts to: our routes are taken, and the router only
+/// accepts plain path characters.
+pub fn check_webhook_path(path: &str) -> Result<(), String> {
+    if RESERVED_PATHS.contains(&path) {
+        return Err(format!(
+            "the webhook URL path {path} is one of ecobrief's own routes ({}); use another, e.g. /telegram/webhook",
+            RESERVED_PATHS.join(", ")
+        ));
+    }
+    let plain = path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~%".contains(&b))
+        && !path
+            .split('/')
+            .any(|segment| segment.starts_with(['{', ':', '*']));
+    if !plain {
+        return Err(format!(
+            "the webhook URL path {path:?} may only contain letters, digits and / - _ . ~"
+        ));
+    }
+    Ok(())
+}
+
+/// Wraps teloxide's webhook router with our own check of
+/// `X-Telegram-Bot-Api-Secret-Token`, in constant time (teloxide's own check, which still
+/// runs after ours, compares with `!=`).
+pub fn guard_webhook(webhook: Router, secret: String) -> Router {
+    webhook.layer(axum::middleware::from_fn_with_state(
+        Arc::<str>::from(secret),
+        webhook_secret_check,
+    ))
+}
+
+async fn webhook_secret_check(
+    State(secret): State<Arc<str>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get("x-telegram-bot-api-secret-token")
+        .map(HeaderValue::as_bytes);
+    match given {
+        Some(given) if constant_time_eq(given, secret.as_bytes()) => next.run(request).await,
+        _ => {
+            tracing::warn!("webhook request without the right secret token refused");
+            (
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong X-Telegram-Bot-Api-Secret-Token\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The process is up and answering.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the database takes a write and Telegram answered the last request (or none
+/// was made yet).
+async fn readyz(State(state): State<ServerState>) -> Response {
+    let app = state.app.clone();
+    let write = tokio::task::spawn_blocking(move || {
+        let now = chrono::Utc::now().to_rfc3339();
+        with_app(&app, |a| a.store.set_meta_value("ready_check", &now))
+    });
+    let not_ready = |reason: String| (StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
+    match tokio::time::timeout(READY_TIMEOUT, write).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => return not_ready(format!("database not writable: {e}\n")),
+        Ok(Err(e)) => return not_ready(format!("database check failed: {e}\n")),
+        Err(_) => {
+            return not_ready(format!(
+                "database busy: no write within {} s\n",
+                READY_TIMEOUT.as_secs()
+            ));
+        }
+    }
+    if state.metrics.telegram_reachable() == Some(false) {
+        return not_ready("Telegram Bot API unreachable on the last request\n".to_string());
+    }
+    (StatusCode::OK, "ready\n").into_response()
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<ServerState>) -> Response {
+    let app = state.app.clone();
+    let subscribers =
+        tokio::task::spawn_blocking(move || with_app(&app, |a| a.store.subscriber_count())).await;
+    let subscribers = match subscribers {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot count subscribers: {e}\n"),
+            )
+                .into_response();
+        }
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("metrics task failed: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.metrics.render(subscribers),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn webhook_secret_and_path_rules() {
+        assert!(check_webhook_secret("abc_DEF-123").is_ok());
+        assert!(check_webhook_secret("").is_err());
+        assert!(check_webhook_secret("has space").is_err());
+        assert!(check_webhook_path("/telegram/webhook").is_ok());
+        assert!(check_webhook_path("/metrics").is_err());
+        assert!(check_webhook_path("/a/:id").is_err());
+    }
+}

@@ -1,1 +1,714 @@
-//! Sources: folders, feeds and URLs polled for documents. (Being built for issue 4.)
+//! Sources: folders, feeds and URLs polled for documents, on the ingest schedule and by
+//! `/ingest`.
+//!
+//! [`poll_all`] polls every configured source and returns a [`SourcesReport`]; it does not
+//! talk to Telegram, so its callers ([`poll_and_notify`]) decide what admins hear. HTTP
+//! happens with the app unlocked; the app is locked only for short store work (reading
+//! the sources' state, saving what a fetch gave, recording health).
+//!
+//! Each source is polled on its own task and fails on its own: a bad feed (HTML instead of
+//! XML, a timeout, an oversized body) gives that source an error and leaves the other
+//! sources and every stored item alone. Nothing is saved from a body that did not parse.
+
+pub mod feed;
+pub mod http;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use chrono_tz::Tz;
+
+use crate::app::{App, DirSourceError, IngestOutcomeError, bytes_hash};
+use crate::config::{FetchConfig, SourceConfig};
+use crate::model::ParsedDocument;
+use crate::publish::{Publisher, SharedApp, with_app};
+use crate::store::SaveOutcome;
+use crate::store::sources::{HealthChange, SourceState, Validators};
+use http::{FetchError, FetchSpec, Fetched};
+
+/// A source polled a little less than its interval ago is still due: the ingest cron
+/// fires on the minute, and a poll that took a few seconds must not push the next one a
+/// whole cron period later.
+const INTERVAL_SLACK_SECONDS: i64 = 30;
+
+/// Why polling one source failed. Every message names the source and says what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("source {name}: {url}: {error}")]
+    Fetch {
+        name: String,
+        url: String,
+        error: FetchError,
+    },
+    #[error("source {name}: cannot set up the HTTP client: {message}")]
+    Client { name: String, message: String },
+    #[error(
+        "source {name}: expected a feed, got an HTML page from {url}; set the source's url to the RSS, Atom or JSON Feed address, not the web page"
+    )]
+    HtmlPage { name: String, url: String },
+    #[error(
+        "source {name}: {url} is not a valid feed ({message}); check that it serves RSS 2.0, Atom or JSON Feed"
+    )]
+    BadFeed {
+        name: String,
+        url: String,
+        message: String,
+    },
+    #[error(
+        "source {name}: expected a document (markdown or plain text), got an HTML page from {url}; point the source at the raw document"
+    )]
+    HtmlDocument { name: String, url: String },
+    #[error(
+        "source {name}: {url} sent content type {content_type:?}, not a text document; a url source must serve markdown or plain text"
+    )]
+    WrongContentType {
+        name: String,
+        url: String,
+        content_type: String,
+    },
+    #[error("source {name}: {message}")]
+    Document { name: String, message: String },
+    #[error(
+        "source {name}: not saved: {message}; nothing from this poll was kept, it is tried again on the next one"
+    )]
+    Store { name: String, message: String },
+    #[error("{0}")]
+    Folder(String),
+    #[error("source {name}: the poll stopped unexpectedly: {message}")]
+    Task { name: String, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Dir,
+    Feed,
+    Url,
+}
+
+impl SourceKind {
+    fn of(source: &SourceConfig) -> SourceKind {
+        match source {
+            SourceConfig::Dir { .. } => SourceKind::Dir,
+            SourceConfig::Feed { .. } => SourceKind::Feed,
+            SourceConfig::Url { .. } => SourceKind::Url,
+        }
+    }
+}
+
+/// How polling one source ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Polled less than its `interval_minutes` ago (and not forced): not polled.
+    Skipped,
+    /// The server answered 304 to our validators: nothing was downloaded or parsed.
+    NotModified,
+    /// The body (or every file of a folder) is the same as last time: nothing parsed.
+    Unchanged,
+    /// Read, parsed and saved.
+    Ingested,
+    Failed,
+}
+
+/// One source's part of a poll.
+#[derive(Debug, Clone)]
+pub struct SourceReport {
+    /// `SourceConfig::id`: the name, else the path or URL.
+    pub source: String,
+    pub kind: SourceKind,
+    pub outcome: Outcome,
+    /// Items in what was read (for a folder, also those of its unchanged files).
+    pub items: usize,
+    /// Items saved new or changed.
+    pub new_items: usize,
+    pub error: Option<String>,
+    /// For a folder, one line per file (`ok …`, `error …`); for a feed, entries left out.
+    pub lines: Vec<String>,
+    /// This poll made the source count as failing: admins are told, once.
+    pub became_failing: bool,
+    /// This poll ended a failure admins were told about: they are told, once.
+    pub recovered: bool,
+    /// Failures in a row before this poll.
+    pub previous_failures: i64,
+}
+
+impl SourceReport {
+    /// The line `/ingest` shows for this source.
+    pub fn summary_line(&self) -> String {
+        match self.outcome {
+            Outcome::Skipped => format!("⏭ {}：未到抓取间隔，跳过", self.source),
+            Outcome::NotModified => format!("➖ {}：没有更新（304）", self.source),
+            Outcome::Unchanged => format!("➖ {}：内容未变（{} 条）", self.source, self.items),
+            Outcome::Ingested => format!(
+                "✅ {}：{} 条，新增或更新 {} 条",
+                self.source, self.items, self.new_items
+            ),
+            Outcome::Failed => format!("❌ {}", self.error.as_deref().unwrap_or("失败")),
+        }
+    }
+
+    /// What admins are told about this source, if its health changed.
+    pub fn admin_notice(&self) -> Option<String> {
+        if self.became_failing {
+            Some(format!(
+                "⚠️ 来源「{}」抓取失败：{}\n恢复后会再通知一次，其间不再重复提醒。",
+                self.source,
+                self.error.as_deref().unwrap_or("未知错误")
+            ))
+        } else if self.recovered {
+            Some(format!(
+                "✅ 来源「{}」已恢复（此前连续失败 {} 次）。",
+                self.source, self.previous_failures
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// Every configured source's part of one poll, in config order.
+#[derive(Debug, Clone, Default)]
+pub struct SourcesReport {
+    pub sources: Vec<SourceReport>,
+}
+
+impl SourcesReport {
+    pub fn get(&self, source: &str) -> Option<&SourceReport> {
+        self.sources.iter().find(|s| s.source == source)
+    }
+
+    pub fn failed(&self) -> usize {
+        self.sources
+            .iter()
+            .filter(|s| s.outcome == Outcome::Failed)
+            .count()
+    }
+
+    pub fn new_items(&self) -> usize {
+        self.sources.iter().map(|s| s.new_items).sum()
+    }
+}
+
+/// What a successful poll of one source gave.
+struct Done {
+    outcome: Outcome,
+    items: usize,
+    new_items: usize,
+    lines: Vec<String>,
+    /// Stored for the next poll; `None` keeps what is stored (a 304, a folder).
+    validators: Option<Validators>,
+}
+
+impl Done {
+    fn empty(outcome: Outcome, validators: Option<Validators>) -> Done {
+        Done {
+            outcome,
+            items: 0,
+            new_items: 0,
+            lines: Vec::new(),
+            validators,
+        }
+    }
+}
+
+/// Polls every configured source that is due (every one when `force`), each on its own
+/// task, and records each one's health. Never fails as a whole: a source that cannot be
+/// polled is reported as failed.
+pub async fn poll_all(app: &SharedApp, force: bool) -> SourcesReport {
+    let (sources, states, tz) = with_app(app, |a| {
+        (
+            a.config.sources.clone(),
+            a.store.source_states(),
+            a.config.tz(),
+        )
+    });
+    let states: HashMap<String, SourceState> = match states {
+        Ok(states) => states.into_iter().map(|s| (s.source.clone(), s)).collect(),
+        Err(e) => {
+            // Without the state every source looks due and unconditional: more work,
+            // still correct.
+            tracing::warn!("reading the sources' state: {e}");
+            HashMap::new()
+        }
+    };
+    let client = http::client().map_err(|e| e.to_string());
+    let now = Utc::now().timestamp();
+    let mut tasks = Vec::with_capacity(sources.len());
+    for source in sources {
+        let id = source.id();
+        let state = states.get(&id).cloned();
+        if !force && !is_due(&source, state.as_ref(), now) {
+            tasks.push((id, SourceKind::of(&source), None));
+            continue;
+        }
+        let task = tokio::spawn(poll_one(
+            app.clone(),
+            client.clone(),
+            source.clone(),
+            state,
+            tz,
+        ));
+        tasks.push((id, SourceKind::of(&source), Some(task)));
+    }
+    let mut report = SourcesReport::default();
+    for (id, kind, task) in tasks {
+        let Some(task) = task else {
+            report.sources.push(finish(
+                app,
+                &id,
+                kind,
+                Ok(Done::empty(Outcome::Skipped, None)),
+            ));
+            continue;
+        };
+        let source_report = match task.await {
+            Ok(r) => r,
+            // A panicking poll is a bug; it still ends as this source's failure only.
+            Err(e) => finish(
+                app,
+                &id,
+                kind,
+                Err(SourceError::Task {
+                    name: id.clone(),
+                    message: e.to_string(),
+                }),
+            ),
+        };
+        report.sources.push(source_report);
+    }
+    report
+}
+
+/// Polls the sources and tells admins about sources that started failing or recovered:
+/// what the ingest schedule and `/ingest` run.
+pub async fn poll_and_notify(publisher: &Publisher, force: bool) -> SourcesReport {
+    let report = poll_all(publisher.app(), force).await;
+    for source in &report.sources {
+        if let Some(notice) = source.admin_notice() {
+            publisher.tell_admins(&notice).await;
+        }
+    }
+    report
+}
+
+/// Whether `source` should be polled at `now` (unix seconds): folders always (a scan of
+/// unchanged files is cheap), remote sources once per `interval_minutes`.
+fn is_due(source: &SourceConfig, state: Option<&SourceState>, now: i64) -> bool {
+    let fetch = match source {
+        SourceConfig::Dir { .. } => return true,
+        SourceConfig::Feed { fetch, .. } | SourceConfig::Url { fetch, .. } => fetch,
+    };
+    let Some(last) = state.and_then(SourceState::last_polled) else {
+        return true;
+    };
+    let interval = i64::try_from(fetch.interval_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
+    now.saturating_sub(last)
+        .saturating_add(INTERVAL_SLACK_SECONDS)
+        >= interval
+}
+
+async fn poll_one(
+    app: SharedApp,
+    client: Result<reqwest::Client, String>,
+    source: SourceConfig,
+    state: Option<SourceState>,
+    tz: Tz,
+) -> SourceReport {
+    let id = source.id();
+    let kind = SourceKind::of(&source);
+    let result = match source {
+        SourceConfig::Dir { path, .. } => poll_dir(&app, path, &id).await,
+        SourceConfig::Feed { url, fetch, .. } | SourceConfig::Url { url, fetch, .. } => {
+            match client {
+                Ok(client) => {
+                    let remote = Remote {
+                        app: &app,
+                        client: &client,
+                        id: &id,
+                        kind,
+                        url: &url,
+                        fetch: &fetch,
+                        tz,
+                    };
+                    remote.poll(state.unwrap_or_default()).await
+                }
+                Err(message) => Err(SourceError::Client {
+                    name: id.clone(),
+                    message,
+                }),
+            }
+        }
+    };
+    finish(&app, &id, kind, result)
+}
+
+/// Records the poll's result in the source's health and makes its report.
+fn finish(
+    app: &SharedApp,
+    id: &str,
+    kind: SourceKind,
+    result: Result<Done, SourceError>,
+) -> SourceReport {
+    let at = Utc::now().timestamp();
+    let (done, error) = match result {
+        Ok(done) => (done, None),
+        Err(e) => {
+            tracing::warn!("{e}");
+            (Done::empty(Outcome::Failed, None), Some(e.to_string()))
+        }
+    };
+    let change = match (&error, done.outcome) {
+        // Skipping a source is not a poll: its health stays as it was.
+        (None, Outcome::Skipped) => Ok(HealthChange::default()),
+        (None, _) => with_app(app, |a| {
+            a.store
+                .record_source_success(id, at, done.validators.as_ref())
+        }),
+        (Some(message), _) => with_app(app, |a| {
+            a.metrics.source_fetch_error(id);
+            a.store.record_source_failure(id, at, message)
+        }),
+    };
+    let change = change.unwrap_or_else(|e| {
+        // The poll itself stands; only its health record (and a notice) is lost.
+        tracing::error!("source {id}: recording its health: {e}");
+        HealthChange::default()
+    });
+    if change.became_failing {
+        tracing::warn!("source {id} is failing");
+    }
+    if change.recovered {
+        tracing::info!(
+            "source {id} recovered after {} failures",
+            change.previous_failures
+        );
+    }
+    SourceReport {
+        source: id.to_string(),
+        kind,
+        outcome: done.outcome,
+        items: done.items,
+        new_items: done.new_items,
+        error,
+        lines: done.lines,
+        became_failing: change.became_failing,
+        recovered: change.recovered,
+        previous_failures: change.previous_failures,
+    }
+}
+
+/// A folder: its files are read and saved with the app locked (they are local and
+/// unchanged ones are skipped by their stamps), on a blocking thread.
+async fn poll_dir(app: &SharedApp, path: PathBuf, id: &str) -> Result<Done, SourceError> {
+    let shared = app.clone();
+    let name = id.to_string();
+    let scanned =
+        tokio::task::spawn_blocking(move || with_app(&shared, |a| a.ingest_dir(&path, &name)))
+            .await
+            .map_err(|e| SourceError::Task {
+                name: id.to_string(),
+                message: e.to_string(),
+            })?;
+    let report = match scanned {
+        Ok(report) => report,
+        Err(e @ DirSourceError::Unreadable { .. }) => {
+            return Err(SourceError::Folder(e.to_string()));
+        }
+        Err(DirSourceError::App(e)) => {
+            return Err(SourceError::Store {
+                name: id.to_string(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let all_unchanged = !report.files.is_empty()
+        && report
+            .files
+            .iter()
+            .all(|f| f.result.as_ref().is_ok_and(|d| d.unchanged));
+    let new_items = report
+        .files
+        .iter()
+        .filter_map(|f| f.result.as_ref().ok())
+        .filter(|d| !d.unchanged)
+        .map(|d| d.items)
+        .sum();
+    Ok(Done {
+        outcome: if all_unchanged {
+            Outcome::Unchanged
+        } else {
+            Outcome::Ingested
+        },
+        items: report.items(),
+        new_items,
+        lines: report.lines(),
+        validators: None,
+    })
+}
+
+/// A feed or url source being polled.
+struct Remote<'a> {
+    app: &'a SharedApp,
+    client: &'a reqwest::Client,
+    id: &'a str,
+    kind: SourceKind,
+    url: &'a str,
+    fetch: &'a FetchConfig,
+    tz: Tz,
+}
+
+impl Remote<'_> {
+    async fn poll(&self, state: SourceState) -> Result<Done, SourceError> {
+        let spec = FetchSpec {
+            url: self.url.to_string(),
+            timeout: Duration::from_secs(self.fetch.timeout_seconds.max(1)),
+            max_bytes: self.fetch.max_bytes,
+            retries: self.fetch.retries,
+            // Validators are only stored after a body was processed, so a 304 always
+            // means "what you already have".
+            etag: state.etag.clone(),
+            last_modified: state.last_modified.clone(),
+        };
+        let fetched =
+            http::fetch(self.client, &spec)
+                .await
+                .map_err(|error| SourceError::Fetch {
+                    name: self.id.to_string(),
+                    url: self.url.to_string(),
+                    error,
+                })?;
+        let (bytes, content_type, etag, last_modified) = match fetched {
+            Fetched::NotModified => return Ok(Done::empty(Outcome::NotModified, None)),
+            Fetched::Body {
+                bytes,
+                content_type,
+                etag,
+                last_modified,
+            } => (bytes, content_type, etag, last_modified),
+        };
+        let validators = Validators {
+            etag,
+            last_modified,
+            content_hash: Some(bytes_hash(&bytes)),
+        };
+        // Servers without validators still send the same bytes when nothing changed.
+        if state.content_hash.is_some() && state.content_hash == validators.content_hash {
+            return Ok(Done::empty(Outcome::Unchanged, Some(validators)));
+        }
+        let mut done = match self.kind {
+            SourceKind::Feed => self.ingest_feed(&bytes, content_type.as_deref())?,
+            SourceKind::Url | SourceKind::Dir => {
+                self.ingest_document(&bytes, content_type.as_deref())?
+            }
+        };
+        done.validators = Some(validators);
+        Ok(done)
+    }
+
+    fn ingest_feed(&self, bytes: &[u8], content_type: Option<&str>) -> Result<Done, SourceError> {
+        if is_html_page(bytes, content_type) {
+            return Err(SourceError::HtmlPage {
+                name: self.id.to_string(),
+                url: self.url.to_string(),
+            });
+        }
+        let parsed =
+            feed::parse_feed(bytes, self.url, self.id, self.tz, Utc::now()).map_err(|e| {
+                SourceError::BadFeed {
+                    name: self.id.to_string(),
+                    url: self.url.to_string(),
+                    message: e.to_string(),
+                }
+            })?;
+        let (items, new_items) =
+            with_app(self.app, |a| store_documents(a, &parsed.documents, self.id)).map_err(
+                |message| SourceError::Store {
+                    name: self.id.to_string(),
+                    message,
+                },
+            )?;
+        Ok(Done {
+            outcome: Outcome::Ingested,
+            items,
+            new_items,
+            lines: parsed.notes,
+            validators: None,
+        })
+    }
+
+    fn ingest_document(
+        &self,
+        bytes: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<Done, SourceError> {
+        let media = content_type.map(media_type);
+        if media.as_deref() == Some("text/html") || is_html_page(bytes, None) {
+            return Err(SourceError::HtmlDocument {
+                name: self.id.to_string(),
+                url: self.url.to_string(),
+            });
+        }
+        if let Some(media) = media
+            && !is_document_type(&media)
+        {
+            return Err(SourceError::WrongContentType {
+                name: self.id.to_string(),
+                url: self.url.to_string(),
+                content_type: media,
+            });
+        }
+        let name = document_name(self.url);
+        let keys =
+            with_app(self.app, |a| a.ingest_bytes(&name, bytes, self.id)).map_err(|e| match e {
+                IngestOutcomeError::Invalid(message) => SourceError::Document {
+                    name: self.id.to_string(),
+                    message,
+                },
+                IngestOutcomeError::Store(message) => SourceError::Store {
+                    name: self.id.to_string(),
+                    message,
+                },
+            })?;
+        Ok(Done {
+            outcome: Outcome::Ingested,
+            items: keys.len(),
+            // The body differs from the last one processed, so its items were written.
+            new_items: keys.len(),
+            lines: Vec::new(),
+            validators: None,
+        })
+    }
+}
+
+/// Saves a fetch's documents in one transaction; returns (items, items new or changed).
+/// Only new or changed items count for `/metrics`, so a feed polled every ten minutes
+/// does not inflate the counter with the entries it already gave.
+fn store_documents(
+    app: &mut App,
+    docs: &[ParsedDocument],
+    source: &str,
+) -> Result<(usize, usize), String> {
+    let App {
+        store,
+        topics,
+        metrics,
+        ..
+    } = app;
+    let mut saved = 0;
+    let mut batch = store.batch().map_err(|e| e.to_string())?;
+    for doc in docs {
+        if let SaveOutcome::Saved { items } = batch.save(doc, topics).map_err(|e| e.to_string())? {
+            saved += items;
+        }
+    }
+    batch.commit().map_err(|e| e.to_string())?;
+    metrics.items_ingested(source, saved as u64);
+    Ok((docs.iter().map(|d| d.items.len()).sum(), saved))
+}
+
+/// `text/html; charset=utf-8` → `text/html`.
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// What a url source may serve: text (markdown, plain), or a type that says nothing.
+fn is_document_type(media: &str) -> bool {
+    (media.starts_with("text/") && media != "text/html")
+        || matches!(
+            media,
+            "application/octet-stream" | "application/markdown" | "application/x-markdown"
+        )
+}
+
+/// A web page rather than a feed: its body starts like HTML, or it is served as
+/// `text/html` and does not start like a feed (some servers do label real feeds
+/// `text/html`, and those still parse).
+fn is_html_page(bytes: &[u8], content_type: Option<&str>) -> bool {
+    let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)])
+        .trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n'])
+        .to_ascii_lowercase();
+    let feed_root = ["<rss", "<feed", "<rdf:rdf"]
+        .iter()
+        .any(|root| head.contains(root))
+        || head.starts_with('{');
+    if feed_root {
+        return false;
+    }
+    let html_start = head.contains("<!doctype html") || head.contains("<html");
+    html_start || content_type.map(media_type).as_deref() == Some("text/html")
+}
+
+/// The name a fetched document is ingested under: its URL without query and fragment.
+/// It ends in the URL's last path segment, so a date there (`brief-2026-03-12.md`) counts
+/// as the document's day, and stays unique per URL (two pipelines that both publish
+/// `latest.md` do not replace each other's documents).
+fn document_name(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_pages_are_told_from_feeds() {
+        assert!(is_html_page(b"<!DOCTYPE html><html><body>", None));
+        assert!(is_html_page(b"\n  <html lang=\"zh\">", Some("text/plain")));
+        assert!(is_html_page(
+            b"<p>hello</p>",
+            Some("text/html; charset=utf-8")
+        ));
+        assert!(!is_html_page(
+            b"<?xml version=\"1.0\"?><rss version=\"2.0\">",
+            Some("text/html")
+        ));
+        assert!(!is_html_page(
+            b"{\"version\": \"https://jsonfeed.org/version/1.1\"}",
+            None
+        ));
+    }
+
+    #[test]
+    fn document_names_keep_the_last_segment() {
+        assert_eq!(
+            document_name("https://example.com/daily/brief-2026-03-12.md?token=1#top"),
+            "https://example.com/daily/brief-2026-03-12.md"
+        );
+        let day = crate::ingest::frontmatter::date_in_file_name(
+            &std::path::Path::new(&document_name("https://example.com/b/brief-2026-03-12.md"))
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        assert_eq!(day.map(|d| d.to_string()).as_deref(), Some("2026-03-12"));
+    }
+
+    #[test]
+    fn remote_sources_wait_for_their_interval() {
+        let source = SourceConfig::Feed {
+            url: "https://example.com/rss".to_string(),
+            name: None,
+            fetch: FetchConfig::default(),
+        };
+        let state = SourceState {
+            last_success: Some(1_000),
+            ..SourceState::default()
+        };
+        assert!(!is_due(&source, Some(&state), 1_000 + 60));
+        assert!(is_due(&source, Some(&state), 1_000 + 600 - 5), "slack");
+        assert!(is_due(&source, None, 0));
+    }
+}

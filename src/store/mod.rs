@@ -3,6 +3,7 @@
 
 pub mod delivery;
 mod migrations;
+pub mod sources;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@ use teloxide::types::Message;
 
 use super::context::{BotContext, HandlerResult, plain};
 use super::member::{brief_for_arg, parse_date_arg};
+use crate::ingest::text::shorten;
 use crate::publish::botapi::{ApiError, ChatRef, SendOptions};
 use crate::publish::{PublishError, Trigger, with_app};
 
@@ -142,6 +143,51 @@ fn local(at: i64, ctx: &BotContext) -> String {
         .unwrap_or_else(|| "?".to_string())
 }
 
+/// Longest error text `/status` and `/ingest` show for one source; the log has it whole.
+const STATUS_ERROR_CHARS: usize = 300;
+
+/// One line per configured source for `/status`: last success, and failures in a row with
+/// the last error when it is failing.
+fn source_lines(
+    app: &crate::app::App,
+    ctx: &BotContext,
+) -> Result<String, crate::store::StoreError> {
+    if app.config.sources.is_empty() {
+        return Ok(String::new());
+    }
+    let mut states: std::collections::HashMap<String, crate::store::sources::SourceState> = app
+        .store
+        .source_states()?
+        .into_iter()
+        .map(|s| (s.source.clone(), s))
+        .collect();
+    let mut out = String::from("\n来源：");
+    for source in &app.config.sources {
+        let id = source.id();
+        let state = states.remove(&id).unwrap_or_default();
+        let success = state.last_success.map_or_else(
+            || "从未成功".to_string(),
+            |t| format!("上次成功 {}", local(t, ctx)),
+        );
+        let health = if state.consecutive_failures > 0 {
+            format!(
+                "，连续失败 {} 次：{}",
+                state.consecutive_failures,
+                state.last_error.as_deref().unwrap_or("?")
+            )
+        } else if state.last_success.is_some() {
+            "，正常".to_string()
+        } else {
+            "，尚未读取".to_string()
+        };
+        out.push_str(&shorten(
+            &format!("\n· {id}：{success}{health}"),
+            STATUS_ERROR_CHARS,
+        ));
+    }
+    Ok(out)
+}
+
 pub async fn status(ctx: &BotContext, msg: &Message) -> HandlerResult {
     if !admin_only(ctx, msg, "status").await {
         return Ok(());
@@ -179,8 +225,9 @@ pub async fn status(ctx: &BotContext, msg: &Message) -> HandlerResult {
                         .to_string()
                 })
                 .unwrap_or_else(|| "未排定".to_string());
+            let sources = source_lines(app, ctx)?;
             Ok(format!(
-                "📊 运行状态\n上次发布：{last}\n下次定时发布：{next}\n今天（{today}）已存条目：{}\n订阅用户：{}\n版本：{}\n已运行：{}小时{}分",
+                "📊 运行状态\n上次发布：{last}\n下次定时发布：{next}\n今天（{today}）已存条目：{}\n订阅用户：{}\n版本：{}\n已运行：{}小时{}分{sources}",
                 app.store.item_count_for_date(today)?,
                 app.store.subscriber_count()?,
                 env!("CARGO_PKG_VERSION"),
@@ -193,31 +240,39 @@ pub async fn status(ctx: &BotContext, msg: &Message) -> HandlerResult {
     Ok(())
 }
 
+/// At most this many per-file or per-entry problem lines in the `/ingest` reply.
+const INGEST_PROBLEM_LINES: usize = 5;
+
 pub async fn ingest(ctx: &BotContext, msg: &Message) -> HandlerResult {
     if !admin_only(ctx, msg, "ingest").await {
         return Ok(());
     }
-    // Reading files is blocking work: off the async workers.
-    let app = ctx.publisher.app().clone();
-    let report = tokio::task::spawn_blocking(move || with_app(&app, |app| app.ingest_sources()))
-        .await
-        .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
-    let text = match report {
-        Ok(r) => {
-            let mut text = format!(
-                "📥 读取 {} 个文件，{} 条，失败 {}",
-                r.files.len(),
-                r.items(),
-                r.failed()
-            );
-            for line in r.lines().iter().filter(|l| l.starts_with("error")).take(5) {
-                text.push('\n');
-                text.push_str(line);
-            }
-            text
-        }
-        Err(e) => format!("读取失败：{e}"),
-    };
+    ctx.reply(msg, &plain("📥 正在抓取全部来源，稍候…")).await;
+    // Forced: every source is polled now, whatever its interval. Health changes are told
+    // to admins as on the schedule, so a failing source is announced once either way.
+    let report = crate::sources::poll_and_notify(&ctx.publisher, true).await;
+    let mut text = format!(
+        "📥 读取 {} 个来源，新增或更新 {} 条，失败 {}",
+        report.sources.len(),
+        report.new_items(),
+        report.failed()
+    );
+    for source in &report.sources {
+        text.push('\n');
+        text.push_str(&shorten(&source.summary_line(), STATUS_ERROR_CHARS));
+    }
+    let problems = report
+        .sources
+        .iter()
+        .flat_map(|s| s.lines.iter())
+        .filter(|l| !l.starts_with("ok "));
+    for line in problems.take(INGEST_PROBLEM_LINES) {
+        text.push('\n');
+        text.push_str(&shorten(line, STATUS_ERROR_CHARS));
+    }
+    if report.sources.is_empty() {
+        text.push_str("\n配置中没有来源（[[sources]]）。");
+    }
     ctx.reply(msg, &plain(text)).await;
     Ok(())
 }

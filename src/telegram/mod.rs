@@ -21,6 +21,7 @@ use teloxide::update_listeners::Polling;
 use teloxide::utils::command::BotCommands;
 
 use crate::app::App;
+use crate::config::TelegramMode;
 use crate::publish::botapi::{ApiError, BotApi};
 use crate::publish::{PublishError, Publisher, Trigger};
 use crate::schedule::{Scheduler, catch_up, parse_cron};
@@ -132,6 +133,67 @@ pub enum ServeError {
     Schedule(#[from] crate::schedule::ScheduleError),
     #[error("telegram.api_url {0:?} is not a URL")]
     BadApiUrl(String),
+    /// The HTTP server could not listen.
+    #[error("{0}")]
+    Listen(String),
+    /// Webhook mode is misconfigured or Telegram refused the webhook.
+    #[error("webhook mode: {0}")]
+    Webhook(String),
+}
+
+/// How [`serve_with`] runs besides the config.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    /// The bot token (from @BotFather).
+    pub token: Option<String>,
+    /// The API token and webhook secret; `ecobrief run` reads them from the environment.
+    pub secrets: crate::server::Secrets,
+    /// A listener already bound for the HTTP server (tests bind port 0 and read the port);
+    /// `None` binds `server.listen`.
+    pub listener: Option<tokio::net::TcpListener>,
+}
+
+/// Longest wait for the HTTP server to finish its requests in flight at stop.
+const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for deleteWebhook at stop.
+const WEBHOOK_DELETE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Webhook mode's settings, checked before anything is started.
+fn webhook_settings(
+    config: &crate::config::Config,
+    secret: Option<&str>,
+) -> Result<(reqwest::Url, String), ServeError> {
+    if !config.server.enabled {
+        return Err(ServeError::Webhook(
+            "telegram.mode = \"webhook\" needs the HTTP server: set server.enabled = true"
+                .to_string(),
+        ));
+    }
+    let Some(url) = config
+        .telegram
+        .webhook_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        return Err(ServeError::Webhook(
+            "set telegram.webhook_url to the public HTTPS URL Telegram should post updates to"
+                .to_string(),
+        ));
+    };
+    let url = reqwest::Url::parse(url.trim()).map_err(|e| {
+        ServeError::Webhook(format!("telegram.webhook_url {url:?} is not a URL: {e}"))
+    })?;
+    crate::server::check_webhook_path(url.path())
+        .map_err(|e| ServeError::Webhook(format!("telegram.webhook_url: {e}")))?;
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return Err(ServeError::Webhook(format!(
+            "set {} in the environment: Telegram sends it with every update, and requests \
+             without it are refused",
+            crate::server::WEBHOOK_SECRET_VAR
+        )));
+    };
+    crate::server::check_webhook_secret(secret).map_err(ServeError::Webhook)?;
+    Ok((url, secret.to_string()))
 }
 
 /// Holds `<database>.lock` for as long as the bot runs: two instances on one store are
@@ -193,16 +255,53 @@ async fn register_commands(api: &BotApi, admins: &[i64]) {
     }
 }
 
-/// Runs the bot until `stop` turns true: long polling, commands, the schedule, catch-up
-/// and resuming an interrupted post. Used by `ecobrief run` and by the tests.
+/// [`serve_with`] without secrets and with `server.listen` bound as configured: the items
+/// API answers 503 and webhook mode refuses to start.
 pub async fn serve(
     app: App,
     token: Option<String>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), ServeError> {
+    let options = ServeOptions {
+        token,
+        ..ServeOptions::default()
+    };
+    serve_with(app, options, stop).await
+}
+
+/// Runs the bot until `stop` turns true: updates by long polling or webhook, commands, the
+/// schedule, catch-up, resuming an interrupted post, and the HTTP server. Used by
+/// `ecobrief run` and by the tests.
+pub async fn serve_with(
+    app: App,
+    options: ServeOptions,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
+    let ServeOptions {
+        token,
+        secrets,
+        listener,
+    } = options;
     let config = app.config.clone();
     let _lock = lock_instance(&config.database)?;
     let publish_cron = parse_cron("publish_cron", &config.schedule.publish_cron)?;
+    // Configuration and the port first: they fail fast, before Telegram is contacted.
+    let webhook = match config.telegram.mode {
+        TelegramMode::Webhook => Some(webhook_settings(
+            &config,
+            secrets.webhook_secret.as_deref(),
+        )?),
+        TelegramMode::Polling => None,
+    };
+    let listener = match (config.server.enabled, listener) {
+        (false, _) => None,
+        (true, Some(listener)) => Some(listener),
+        (true, None) => Some(
+            crate::server::bind(&config.server.listen)
+                .await
+                .map_err(ServeError::Listen)?,
+        ),
+    };
     let (api, username) = connect(&config.telegram, token.as_deref())
         .await
         .map_err(ServeError::Token)?;
@@ -211,8 +310,11 @@ pub async fn serve(
         .map_err(|_| ServeError::BadApiUrl(config.telegram.api_url.clone()))?;
     register_commands(&api, &config.telegram.admins).await;
 
+    let shared = Arc::new(Mutex::new(app));
+    // getMe just answered: Telegram is reachable.
+    crate::publish::with_app(&shared, |a| a.metrics.set_telegram_reachable(true));
     let publisher = Arc::new(Publisher::new(
-        Arc::new(Mutex::new(app)),
+        Arc::clone(&shared),
         api,
         config.telegram.clone(),
         stop.clone(),
@@ -224,10 +326,57 @@ pub async fn serve(
     ));
     let tz = config.tz();
 
+    let bot = Bot::new(token).set_api_url(url);
+    let mut router = None;
+    let mut webhook_listener = None;
+    let mut webhook_cleanup = None;
+    if let Some(listener) = &listener {
+        let state = crate::server::ServerState::new(Arc::clone(&shared), secrets.api_token);
+        let mut ours = crate::server::router(state);
+        if let Some((url, secret)) = webhook {
+            let address = listener.local_addr().map_err(|e| {
+                ServeError::Listen(format!("the HTTP server's address is unknown: {e}"))
+            })?;
+            let options = teloxide::update_listeners::webhooks::Options::new(address, url.clone())
+                .secret_token(secret.clone());
+            // setWebhook is called here; the route goes on our server, so one listener
+            // serves the API and Telegram's updates.
+            let (updates, cleanup, webhook_router) =
+                teloxide::update_listeners::webhooks::axum_to_router(bot.clone(), options)
+                    .await
+                    .map_err(|e| {
+                        ServeError::Webhook(format!(
+                            "setWebhook for {url} failed: {e}; check telegram.webhook_url"
+                        ))
+                    })?;
+            ours = ours.merge(crate::server::guard_webhook(webhook_router, secret));
+            webhook_listener = Some(updates);
+            // Resolves once the listener is stopped, after calling deleteWebhook.
+            webhook_cleanup = Some(tokio::spawn(cleanup));
+            tracing::info!("receiving updates by webhook at {url}");
+        }
+        router = Some(ours);
+    }
     let mut scheduler = if config.schedule.enabled {
         Some(Scheduler::start(Arc::clone(&publisher), &config).await?)
     } else {
         None
+    };
+    // Started last of what can fail, so an error above leaves nothing running.
+    let server = match (listener, router) {
+        (Some(listener), Some(router)) => {
+            let address = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            tracing::info!("HTTP server listening on {address}");
+            Some(tokio::spawn(crate::server::serve(
+                listener,
+                router,
+                stop.clone(),
+            )))
+        }
+        _ => None,
     };
     // An interrupted post first, then a publish time missed while we were down.
     let startup = {
@@ -243,19 +392,12 @@ pub async fn serve(
         })
     };
 
-    let bot = Bot::new(token).set_api_url(url);
-    let listener = Polling::builder(bot.clone())
-        .timeout(Duration::from_secs(u64::from(
-            config.telegram.poll_timeout_seconds,
-        )))
-        .delete_webhook()
-        .await
-        .build();
-    let mut dispatcher = Dispatcher::builder(bot, schema::schema())
+    let mut dispatcher = Dispatcher::builder(bot.clone(), schema::schema())
         .dependencies(dptree::deps![Arc::clone(&ctx)])
         .default_handler(|_| async {})
         .build();
     let shutdown = dispatcher.shutdown_token();
+    let stop_for_webhook = stop.clone();
     tokio::spawn(async move {
         while !*stop.borrow() {
             if stop.changed().await.is_err() {
@@ -274,12 +416,51 @@ pub async fn serve(
         }
     });
     tracing::info!("ecobrief is running");
-    dispatcher
-        .dispatch_with_listener(
-            listener,
-            teloxide::error_handlers::LoggingErrorHandler::with_custom_text("getUpdates failed"),
-        )
-        .await;
+    match webhook_listener {
+        Some(mut updates) => {
+            // The update stream ends when our server drops the webhook route, which can
+            // happen before the dispatcher stops the listener; stopping it here as well
+            // makes sure deleteWebhook is called.
+            let listener_stop =
+                teloxide::update_listeners::UpdateListener::stop_token(&mut updates);
+            let dispatch = dispatcher.dispatch_with_listener(
+                updates,
+                teloxide::error_handlers::LoggingErrorHandler::with_custom_text(
+                    "webhook update failed",
+                ),
+            );
+            // That stream only ends once the server lets go of the route, and a client
+            // holding a connection open could delay that indefinitely: after a stop, the
+            // dispatcher gets as long as the server does.
+            let mut stopping = stop_for_webhook;
+            let give_up = async move {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::sleep(SERVER_STOP_TIMEOUT).await;
+            };
+            tokio::select! {
+                () = dispatch => {}
+                () = give_up => tracing::warn!("webhook updates did not stop in time; going on"),
+            }
+            listener_stop.stop();
+        }
+        None => {
+            let updates = Polling::builder(bot)
+                .timeout(Duration::from_secs(u64::from(
+                    config.telegram.poll_timeout_seconds,
+                )))
+                .delete_webhook()
+                .await
+                .build();
+            dispatcher
+                .dispatch_with_listener(
+                    updates,
+                    teloxide::error_handlers::LoggingErrorHandler::with_custom_text(
+                        "getUpdates failed",
+                    ),
+                )
+                .await;
+        }
+    }
 
     // Stopping: no new parts are started; the one in flight finishes and is recorded.
     if let Some(s) = scheduler.take() {
@@ -294,6 +475,26 @@ pub async fn serve(
         tracing::warn!("startup work did not stop in time");
     }
     publisher.idle().await;
+    if let Some(cleanup) = webhook_cleanup
+        && tokio::time::timeout(WEBHOOK_DELETE_TIMEOUT, cleanup)
+            .await
+            .is_err()
+    {
+        tracing::warn!("deleteWebhook did not finish in time");
+    }
+    if let Some(mut server) = server {
+        // The server stops on the same signal; a client holding a request open must not
+        // keep the process alive.
+        match tokio::time::timeout(SERVER_STOP_TIMEOUT, &mut server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!("HTTP server: {e}"),
+            Ok(Err(e)) => tracing::error!("HTTP server task: {e}"),
+            Err(_) => {
+                tracing::warn!("HTTP server did not stop in time; closing it");
+                server.abort();
+            }
+        }
+    }
     tracing::info!("ecobrief stopped");
     Ok(())
 }
@@ -307,7 +508,12 @@ pub fn run(app: App) -> anyhow::Result<ExitCode> {
             tracing::info!("stop requested; finishing the message in flight");
             let _ = stop_tx.send(true);
         });
-        match serve(app, token_from_env(), stop_rx).await {
+        let options = ServeOptions {
+            token: token_from_env(),
+            secrets: crate::server::Secrets::from_env(),
+            listener: None,
+        };
+        match serve_with(app, options, stop_rx).await {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(ServeError::Token(line)) => {
                 eprintln!("error: {line}");

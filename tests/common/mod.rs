@@ -169,6 +169,8 @@ pub async fn spawn_bot(
     let mut config = test_config(dir.path());
     test_telegram(&mut config, &fake.url);
     config.schedule.enabled = false;
+    // Any free port: tests run in parallel, and 8080 may be taken.
+    config.server.listen = "127.0.0.1:0".to_string();
     adjust(&mut config);
     let mut app = App::open(config).expect("app opens");
     app.ingest_sources().expect("samples ingest");
