@@ -391,8 +391,14 @@ impl App {
         doc: &crate::model::ParsedDocument,
         source: &str,
     ) -> Result<Vec<String>, IngestOutcomeError> {
+        // A document pushed over HTTP or fetched from a URL has no file of its own: its
+        // "path" (a request name, a URL) is shared by many documents over time, so the
+        // rule that a file edited to a new key replaces what it gave before must not apply.
+        // The key in the path keeps each document its own.
+        let mut doc = doc.clone();
+        doc.meta.source_path = format!("{}#{}", doc.meta.source_path, doc.meta.key);
         self.store
-            .save_document(doc, &self.topics)
+            .save_document(&doc, &self.topics)
             .map_err(|e| IngestOutcomeError::Store(e.to_string()))?;
         self.metrics.items_ingested(source, doc.items.len() as u64);
         Ok(doc.items.iter().map(|i| i.key.clone()).collect())

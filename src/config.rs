@@ -135,15 +135,34 @@ impl Default for FetchConfig {
     }
 }
 
+/// A URL fit to show: without `user:password@` and without the query, either of which may
+/// carry a credential. Used wherever a source's URL reaches logs, admins or `/metrics`.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = rest[..end].rsplit('@').next().unwrap_or("");
+    let path = &rest[end..];
+    let path = match path.find(['?', '#']) {
+        Some(i) => format!("{}?…", &path[..i]),
+        None => path.to_string(),
+    };
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
+    }
+}
+
 impl SourceConfig {
-    /// A stable name for logs, `/status` and metrics: `name`, else the path or URL.
+    /// A stable name for logs, `/status` and metrics: `name`, else the path or the URL
+    /// (redacted).
     pub fn id(&self) -> String {
         match self {
             SourceConfig::Dir { path, name } => {
                 name.clone().unwrap_or_else(|| path.display().to_string())
             }
             SourceConfig::Feed { url, name, .. } | SourceConfig::Url { url, name, .. } => {
-                name.clone().unwrap_or_else(|| url.clone())
+                name.clone().unwrap_or_else(|| redact_url(url))
             }
         }
     }
@@ -544,7 +563,19 @@ impl Config {
                 ));
             }
         }
+        let mut ids = std::collections::HashSet::new();
         for (i, source) in self.sources.iter().enumerate() {
+            // Sources keep their fetch state and health under their id: two with one id
+            // would share validators (a 304 meant for one would hide the other).
+            if !ids.insert(source.id()) {
+                return Err(invalid(
+                    &format!("sources[{i}]"),
+                    format!(
+                        "{:?} is used by an earlier source too; give each source its own `name`",
+                        source.id()
+                    ),
+                ));
+            }
             if let SourceConfig::Feed { url, .. } | SourceConfig::Url { url, .. } = source
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
@@ -618,6 +649,20 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn urls_shown_lose_credentials() {
+        assert_eq!(
+            redact_url("https://user:pw@feeds.example.com/a/b.xml?token=s3cret"),
+            "https://feeds.example.com/a/b.xml?…"
+        );
+        assert_eq!(redact_url("https://example.com/x"), "https://example.com/x");
+        let twice = "[[sources]]\nkind = \"feed\"\nurl = \"https://a.example/f\"\n[[sources]]\nkind = \"feed\"\nurl = \"https://a.example/f\"\n";
+        let err = Config::from_toml(twice, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sources[1]"), "{err}");
     }
 
     #[test]

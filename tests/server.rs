@@ -258,6 +258,42 @@ async fn api_stores_each_document_shape() {
     assert_eq!(keys(&body), json_keys);
     assert_eq!(server.stored_keys().len(), all.len());
 
+    // Another JSON item, and another document under the default name, are added beside
+    // the earlier ones: pushes share no "file" whose new version would replace them.
+    let other = serde_json::json!({ "title": "铝价走弱", "date": "2026-03-16" });
+    let (status, body) = server.push("application/json", "", other.to_string()).await;
+    assert_eq!(status, 201, "{body}");
+    let other_keys = keys(&body);
+    let now = server.stored_keys();
+    assert!(now.contains(&other_keys[0]), "second JSON item stored");
+    assert_eq!(
+        now.len(),
+        all.len() + 1,
+        "nothing pushed earlier was replaced"
+    );
+    for key in &all {
+        assert!(now.contains(key), "{key} still stored");
+    }
+    // Two undated documents under the same default name: both kept (on today's date).
+    let mut plain = Vec::new();
+    for text in ["另一条评论。内容。\n", "第三条评论。内容。\n"] {
+        let (status, body) = server.push("text/plain", "", text.to_string()).await;
+        assert_eq!(status, 201, "{body}");
+        plain.extend(keys(&body));
+    }
+    let today: Vec<String> = with_app(&server.app, |app| {
+        let today = app.today();
+        app.store.items_for_date(today)
+    })
+    .unwrap()
+    .into_iter()
+    .map(|(_, i)| i.key)
+    .collect();
+    assert!(
+        plain.iter().all(|k| today.contains(k)),
+        "{plain:?} both stored"
+    );
+
     // Counted for /metrics under the API source.
     let metrics = client()
         .get(format!("{}/metrics", server.base))

@@ -210,6 +210,14 @@ pub fn html_to_text(html: &str) -> String {
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
         let Some(gt) = after.find('>').filter(|_| starts_tag) else {
+            if starts_tag {
+                // No `>` anywhere after: no later `<` can close a tag either, so the rest
+                // is text. (Rescanning from each `<` would be quadratic on hostile input.)
+                out.push('<');
+                out.push_str(&decode_entities(after));
+                rest = "";
+                break;
+            }
             out.push('<');
             rest = after;
             continue;

@@ -113,6 +113,15 @@ pub async fn fetch(client: &reqwest::Client, spec: &FetchSpec) -> Result<Fetched
         if attempt >= spec.retries || !error.retryable() {
             return Err(error);
         }
+        // A server asking to wait longer than we would is simply polled next time.
+        if let FetchError::Status {
+            retry_after: Some(RetryAfter(wait)),
+            ..
+        } = &error
+            && *wait > MAX_RETRY_AFTER
+        {
+            return Err(error);
+        }
         let pause = match &error {
             FetchError::Status {
                 retry_after: Some(RetryAfter(wait)),
@@ -120,7 +129,10 @@ pub async fn fetch(client: &reqwest::Client, spec: &FetchSpec) -> Result<Fetched
             } if *wait <= MAX_RETRY_AFTER => *wait,
             _ => backoff(attempt),
         };
-        tracing::debug!("{}: {error}; retrying in {pause:?}", spec.url);
+        tracing::debug!(
+            "{}: {error}; retrying in {pause:?}",
+            crate::config::redact_url(&spec.url)
+        );
         tokio::time::sleep(pause).await;
         attempt += 1;
     }

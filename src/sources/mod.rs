@@ -475,7 +475,7 @@ impl Remote<'_> {
                 .await
                 .map_err(|error| SourceError::Fetch {
                     name: self.id.to_string(),
-                    url: self.url.to_string(),
+                    url: crate::config::redact_url(self.url),
                     error,
                 })?;
         let (bytes, content_type, etag, last_modified) = match fetched {
