@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::ingest::text::decode_entities;
+
 /// One formatting span. Offsets are byte offsets into [`FormattedText::text`] while we
 /// work; they become UTF-16 code units only in [`FormattedText::to_message`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,42 +196,9 @@ fn unsupported(name: &str, line: usize) -> HtmlError {
     }
 }
 
-fn decode_entity(name: &str) -> Option<char> {
-    match name {
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "amp" => Some('&'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let code = match number.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            };
-            char::from_u32(code)
-        }
-    }
-}
-
-/// Decodes `&lt;`-style references; an `&` that starts no known reference stays as it is.
+/// Decodes character references into `out` (see [`decode_entities`]).
 fn push_decoded(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        match after.find(';').filter(|&semi| semi <= 10) {
-            Some(semi) if decode_entity(&after[..semi]).is_some() => {
-                out.extend(decode_entity(&after[..semi]));
-                rest = &after[semi + 1..];
-            }
-            _ => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
+    out.push_str(&decode_entities(text));
 }
 
 struct OpenTag {

@@ -203,7 +203,7 @@ pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
-        out.push_str(&decode_entities(&rest[..lt]));
+        out.push_str(&crate::ingest::text::decode_entities(&rest[..lt]));
         let after = &rest[lt + 1..];
         let starts_tag = after
             .chars()
@@ -214,7 +214,7 @@ pub fn html_to_text(html: &str) -> String {
                 // No `>` anywhere after: no later `<` can close a tag either, so the rest
                 // is text. (Rescanning from each `<` would be quadratic on hostile input.)
                 out.push('<');
-                out.push_str(&decode_entities(after));
+                out.push_str(&crate::ingest::text::decode_entities(after));
                 rest = "";
                 break;
             }
@@ -248,7 +248,7 @@ pub fn html_to_text(html: &str) -> String {
             out.push('\n');
         }
     }
-    out.push_str(&decode_entities(rest));
+    out.push_str(&crate::ingest::text::decode_entities(rest));
     out.lines()
         .map(normalize_space)
         .filter(|l| !l.is_empty())
@@ -261,64 +261,6 @@ fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
         .as_bytes()
         .windows(needle.len())
         .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
-/// Decodes the character references feeds use; an unknown one is left as written.
-fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let decoded = after
-            .find(';')
-            .filter(|semi| *semi <= 10)
-            .and_then(|semi| decode_entity(&after[..semi]).map(|c| (c, semi)));
-        match decoded {
-            Some((c, semi)) => {
-                out.push(c);
-                rest = &after[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn decode_entity(name: &str) -> Option<char> {
-    if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse().ok()?,
-        };
-        return char::from_u32(code);
-    }
-    Some(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => ' ',
-        "ensp" | "emsp" | "thinsp" => ' ',
-        "mdash" => '—',
-        "ndash" => '–',
-        "hellip" => '…',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "middot" => '·',
-        "yen" => '¥',
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
