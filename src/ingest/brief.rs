@@ -7,7 +7,9 @@
 
 use crate::ingest::frontmatter::{ItemTime, parse_item_time};
 use crate::ingest::impact::{ImpactLine, parse_impact_line};
-use crate::ingest::text::{bullet_content, split_colon, strip_emphasis, strip_markdown_inline};
+use crate::ingest::text::{
+    bullet_content, split_colon, strip_emphasis, strip_markdown_inline, tag_name,
+};
 use crate::ingest::{DocContext, item_key};
 use crate::model::{Item, ItemKind};
 
@@ -134,14 +136,10 @@ fn html_depth_delta(line: &str) -> i32 {
     while let Some(start) = rest.find('<') {
         rest = &rest[start + 1..];
         let closing = rest.starts_with('/');
-        let name: String = rest
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
+        let name = tag_name(rest);
         let end = rest.find('>').unwrap_or(rest.len());
         let self_closing = rest[..end].ends_with('/');
-        if name.is_empty() || VOID.contains(&name.to_ascii_lowercase().as_str()) || self_closing {
+        if name.is_empty() || VOID.contains(&name.as_str()) || self_closing {
             continue;
         }
         delta += if closing { -1 } else { 1 };
@@ -188,13 +186,7 @@ fn starts_html_block(trimmed: &str) -> bool {
     let Some(rest) = trimmed.strip_prefix('<') else {
         return false;
     };
-    let name: String = rest
-        .trim_start_matches('/')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    HTML_BLOCK_TAGS.contains(&name.as_str())
+    HTML_BLOCK_TAGS.contains(&tag_name(rest).as_str())
 }
 
 fn heading(line: &str) -> Option<(usize, String)> {

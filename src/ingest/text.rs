@@ -18,6 +18,17 @@ pub fn split_colon(text: &str) -> Option<(&str, &str)> {
     Some((&text[..idx], &text[idx + colon_len..]))
 }
 
+/// The lower-cased name of the tag whose text starts right after a `<` (`/Div class=…>`
+/// → `div`); empty when no tag name follows.
+pub fn tag_name(after_lt: &str) -> String {
+    after_lt
+        .trim_start_matches('/')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
 /// Inline HTML tags that documents sometimes carry in text; they are removed, their
 /// content kept. Anything else that looks like a tag stays as literal text.
 const INLINE_TAGS: &[&str] = &[
@@ -35,12 +46,7 @@ pub fn strip_inline_tags(text: &str) -> String {
     while let Some(lt) = rest.find('<') {
         out.push_str(&rest[..lt]);
         let after = &rest[lt + 1..];
-        let name: String = after
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let name = tag_name(after);
         match after.find('>') {
             Some(gt) if INLINE_TAGS.contains(&name.as_str()) && !after[..gt].contains('<') => {
                 rest = &after[gt + 1..];

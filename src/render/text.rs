@@ -401,12 +401,7 @@ pub fn check_template_tags(source: &str) -> Result<(), HtmlError> {
             }
             (_, Some(tag)) => {
                 line += rest[..tag].matches('\n').count();
-                let after = rest[tag + 1..].trim_start_matches('/');
-                let name: String = after
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .collect::<String>()
-                    .to_ascii_lowercase();
+                let name = crate::ingest::text::tag_name(&rest[tag + 1..]);
                 if !name.is_empty() && !SUPPORTED_TAGS.contains(&name.as_str()) {
                     return Err(unsupported(&name, line));
                 }

@@ -231,12 +231,7 @@ pub fn html_to_text(html: &str) -> String {
             }
             continue;
         }
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let name = crate::ingest::text::tag_name(tag);
         if SKIPPED_ELEMENTS.contains(&name.as_str()) && !tag.starts_with('/') {
             let close = format!("</{name}");
             rest = find_ascii_ci(rest, &close)
