@@ -21,7 +21,7 @@ use ecobrief::model::{
     Direction, DocumentMeta, Impact, Item, ItemKind, Leaning, ParsedDocument, Stance,
 };
 use ecobrief::render::Renderer;
-use ecobrief::render::text::OutgoingMessage;
+use ecobrief::message::OutgoingMessage;
 use ecobrief::store::Store;
 use ecobrief::topics::TopicCatalog;
 

@@ -1,18 +1,29 @@
-//! The application: configuration, store, topics and templates opened together, and the
-//! operations the command line (and the bot) offer on top of the pipeline.
+//! The core: settings, the database handle, topics and templates, opened together, and
+//! the pipeline's operations on top of them (ingest into the store, compose and render a
+//! day, answer a topic).
+//!
+//! [`Core`] is a bundle of read-only handles: cloning it is cheap and every clone can be
+//! used from any thread at once. There is no lock around it: each call takes its own
+//! database connection, parses outside any transaction, and writes in short `BEGIN
+//! IMMEDIATE` transactions. Every method blocks (SQLite, file reads, parsing), so async
+//! code calls them through [`Core::blocking`].
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 
 use crate::compose::{Brief, ComposeError, compose};
-use crate::config::{Config, ConfigError, SourceConfig};
-use crate::ingest::{IngestError, IngestErrorKind, IngestOptions, collect_files, read_document};
-use crate::render::text::OutgoingMessage;
+use crate::config::ConfigError;
+use crate::ingest::{IngestError, IngestErrorKind, IngestOptions, collect_files};
+use crate::message::OutgoingMessage;
+use crate::metrics::Metrics;
+use crate::model::ParsedDocument;
 use crate::render::{RenderError, Renderer};
+use crate::settings::{Settings, SourceSpec};
 use crate::store::delivery::Subscriber;
 use crate::store::sources::FileStamp;
-use crate::store::{Batch, SaveOutcome, Store, StoreError};
+use crate::store::{Db, SaveOutcome, Store, StoreError};
 use crate::topics::{Topic, TopicCatalog, TopicsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +43,8 @@ pub enum AppError {
         name: String,
         suggestions: Vec<String>,
     },
+    #[error("the work stopped unexpectedly: {0}")]
+    Task(String),
 }
 
 fn suggestion_text(suggestions: &[String]) -> String {
@@ -84,6 +97,16 @@ impl IngestReport {
             .sum()
     }
 
+    /// Items saved new or changed (not those of unchanged files).
+    pub fn new_items(&self) -> usize {
+        self.files
+            .iter()
+            .filter_map(|f| f.result.as_ref().ok())
+            .filter(|d| !d.unchanged)
+            .map(|d| d.items)
+            .sum()
+    }
+
     /// One line per file: `ok  path (N items)` or `error  path: reason`, and warnings.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -121,114 +144,21 @@ pub enum DirSourceError {
     App(#[from] AppError),
 }
 
-/// Saves a document read from `path` inside `batch`.
-fn save_read(
-    batch: &mut Batch<'_>,
-    doc: &crate::model::ParsedDocument,
-    path: &str,
-    topics: &TopicCatalog,
-) -> Result<FileIngested, String> {
-    match batch.save(doc, topics) {
-        Ok(outcome) => Ok(FileIngested {
-            items: doc.items.len(),
-            unchanged: matches!(outcome, SaveOutcome::Unchanged { .. }),
-            warnings: doc.warnings.clone(),
-        }),
-        Err(e) => Err(format!("{path}: not saved: {e}")),
-    }
-}
+/// Files read and parsed before one write transaction saves them: bounds both the memory
+/// an ingest holds and how long it holds the write lock.
+const FILES_PER_WRITE: usize = 200;
 
-/// One file of a folder source: skipped when its stamp (size, mtime) or its content hash
-/// says it is unchanged, otherwise read, parsed, saved and stamped. The outer error is a
-/// database failure (ends the run), the inner one this file's problem.
-fn ingest_stamped(
-    batch: &mut Batch<'_>,
-    file: &Path,
-    path: &str,
-    options: &IngestOptions,
-    topics: &TopicCatalog,
-) -> Result<Result<FileIngested, String>, StoreError> {
-    let fail = |kind: IngestErrorKind| {
-        Err(IngestError {
-            path: path.to_string(),
-            kind,
-        }
-        .to_string())
-    };
-    let metadata = match std::fs::metadata(file) {
-        Ok(m) => m,
-        Err(e) => return Ok(fail(e.into())),
-    };
-    let modified = metadata.modified().ok();
-    // Nanoseconds fit an i64 until 2262; a clock before 1970 just never matches.
-    let mtime = modified
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| i64::try_from(d.as_nanos()).ok());
-    let size = i64::try_from(metadata.len()).unwrap_or(i64::MAX);
-    let stamp = batch.file_stamp(path)?;
-    let unchanged = |batch: &mut Batch<'_>| -> Result<Result<FileIngested, String>, StoreError> {
-        Ok(Ok(FileIngested {
-            items: batch.items_from_path(path)?,
-            unchanged: true,
-            warnings: Vec::new(),
-        }))
-    };
-    if let (Some(stamp), Some(mtime)) = (&stamp, mtime)
-        && stamp.size == size
-        && stamp.mtime == mtime
-    {
-        return unchanged(batch);
-    }
-    let bytes = match read_limited(file, options.max_file_bytes) {
-        Ok(bytes) => bytes,
-        Err(kind) => return Ok(fail(kind)),
-    };
-    let new_stamp = FileStamp {
-        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-        mtime: mtime.unwrap_or(0),
-        content_hash: bytes_hash(&bytes),
-    };
-    if stamp.is_some_and(|s| s.content_hash == new_stamp.content_hash) {
-        batch.stamp_file(path, &new_stamp)?;
-        return unchanged(batch);
-    }
-    let mtime = modified.map(chrono::DateTime::<Utc>::from);
-    let doc = match crate::ingest::parse_bytes(path, &bytes, mtime, options) {
-        Ok(doc) => doc,
-        Err(kind) => return Ok(fail(kind)),
-    };
-    let result = save_read(batch, &doc, path, topics);
-    // A file that failed is not stamped: it is read again (and its error shown) next time.
-    if result.is_ok() {
-        batch.stamp_file(path, &new_stamp)?;
-    }
-    Ok(result)
-}
-
-/// Reads at most `limit` bytes; a larger file is refused without reading it whole.
-fn read_limited(file: &Path, limit: u64) -> Result<Vec<u8>, IngestErrorKind> {
-    use std::io::Read;
-    let handle = std::fs::File::open(file)?;
-    let mut bytes = Vec::new();
-    handle
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(IngestErrorKind::TooLarge {
-            size: bytes.len() as u64,
-            limit,
-        });
-    }
-    Ok(bytes)
-}
-
-/// SHA-256 (hex) of raw bytes: what a folder file or a fetched body held.
-pub fn bytes_hash(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// What reading one file (outside any transaction) found to do.
+enum FilePlan {
+    Failed(String),
+    /// Skipped by its stamp: nothing to write.
+    Unchanged { items: usize },
+    /// Same content under a new stamp (touched, or copied back): only the stamp changes.
+    Restamp { stamp: FileStamp, items: usize },
+    Parsed {
+        doc: Box<ParsedDocument>,
+        stamp: Option<FileStamp>,
+    },
 }
 
 /// One page of a topic reply.
@@ -240,46 +170,75 @@ pub struct TopicPage {
     pub next_offset: Option<usize>,
 }
 
-pub struct App {
-    pub config: Config,
-    /// Shared with the publisher and the HTTP server.
-    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
-    pub store: Store,
-    pub topics: TopicCatalog,
-    pub renderer: Renderer,
+/// Whether a day can be published: its brief has come, or only other items, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayReadiness {
+    /// The day's structured brief is stored.
+    Brief,
+    /// Items, but no brief document (yet).
+    ItemsOnly(usize),
+    Empty,
 }
 
-impl App {
-    /// Opens everything the config names; topic links are rebuilt if the topics changed.
-    pub fn open(config: Config) -> Result<App, AppError> {
-        config.validate()?;
-        let topics = TopicCatalog::load(&config.topics_file)?;
-        let renderer = Renderer::load(&config.render, config.tz())?;
-        let mut store = Store::open(&config.database)?;
-        store.sync_topics(&topics)?;
-        Ok(App {
-            config,
-            metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
-            store,
-            topics,
-            renderer,
+/// The read-only handles every stage and edge shares.
+#[derive(Clone)]
+pub struct Core {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub topics: Arc<TopicCatalog>,
+    pub renderer: Arc<Renderer>,
+    /// Shared with the publisher and the HTTP server.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Core {
+    /// Opens everything the settings name; topic links are rebuilt if the topics changed.
+    pub fn open(settings: Settings) -> Result<Core, AppError> {
+        let topics = TopicCatalog::load(&settings.topics_file)?;
+        let renderer = Renderer::load(&settings.render, settings.tz)?;
+        let db = Db::open(&settings.database)?;
+        db.with(|store| store.sync_topics(&topics))?;
+        Ok(Core {
+            settings: Arc::new(settings),
+            db,
+            topics: Arc::new(topics),
+            renderer: Arc::new(renderer),
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// Runs `f` with this core on a blocking thread: for async code, which must never
+    /// wait on SQLite, file reads or parsing on a runtime worker.
+    pub async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<AppError> + Send + 'static,
+        F: FnOnce(&Core) -> Result<T, E> + Send + 'static,
+    {
+        let core = self.clone();
+        tokio::task::spawn_blocking(move || f(&core))
+            .await
+            .map_err(|e| E::from(AppError::Task(e.to_string())))?
     }
 
     /// Today in the configured timezone.
     pub fn today(&self) -> NaiveDate {
-        Utc::now().with_timezone(&self.config.tz()).date_naive()
+        self.settings.today()
     }
 
-    /// Ingests files and folders in one transaction; each file is saved whole or not at all,
-    /// and a bad file does not stop the others. Every file is read and parsed: files named
-    /// on the command line are meant to be read (and `date` may change what they give).
+    fn options(&self, date: Option<NaiveDate>) -> IngestOptions {
+        IngestOptions::from_settings(&self.settings, date)
+    }
+
+    /// Ingests files and folders; each file is saved whole or not at all, and a bad file
+    /// does not stop the others. Every file is read and parsed: files named on the
+    /// command line are meant to be read (and `date` may change what they give).
     pub fn ingest_paths(
-        &mut self,
+        &self,
         paths: &[PathBuf],
         date: Option<NaiveDate>,
     ) -> Result<IngestReport, AppError> {
-        let options = IngestOptions::from_config(&self.config, date);
+        let options = self.options(date);
         let mut report = IngestReport::default();
         let mut files = Vec::new();
         for path in paths {
@@ -299,8 +258,8 @@ impl App {
     /// it was last read is skipped without reading it; a file whose content hash matches
     /// (touched, or copied back) is skipped without parsing it. Both are reported as
     /// `unchanged` with the items stored from them.
-    pub fn ingest_dir(&mut self, dir: &Path, source: &str) -> Result<IngestReport, DirSourceError> {
-        let options = IngestOptions::from_config(&self.config, None);
+    pub fn ingest_dir(&self, dir: &Path, source: &str) -> Result<IngestReport, DirSourceError> {
+        let options = self.options(None);
         // Stamps taken under other parse settings (or another ecobrief version, whose
         // parser may differ) do not prove that the stored items are what a read gives now.
         let fingerprint = format!(
@@ -311,8 +270,8 @@ impl App {
             options.commentary_section,
             options.max_file_bytes
         );
-        self.store
-            .reset_file_stamps_unless(&fingerprint)
+        self.db
+            .with(|store| store.reset_file_stamps_unless(&fingerprint))
             .map_err(AppError::from)?;
         let files = collect_files(&[dir.to_path_buf()], &options.extensions).map_err(|e| {
             DirSourceError::Unreadable {
@@ -326,37 +285,71 @@ impl App {
         Ok(report)
     }
 
-    /// Reads, parses and saves `files` in one transaction. With `source` (a folder
-    /// source), file stamps skip unchanged files and new items are counted for `/metrics`.
+    /// Reads and parses `files` with no transaction open, then saves them in short write
+    /// transactions of [`FILES_PER_WRITE`] files. With `source` (a folder source), file
+    /// stamps skip unchanged files and new items are counted for `/metrics`.
     fn ingest_files(
-        &mut self,
+        &self,
         files: Vec<PathBuf>,
         options: &IngestOptions,
         source: Option<&str>,
         report: &mut IngestReport,
     ) -> Result<(), AppError> {
-        let mut batch = self.store.batch()?;
+        let mut conn = self.db.get()?;
         let mut saved_items = 0;
-        for file in files {
-            let path = file.display().to_string();
-            let result = match source {
-                Some(_) => ingest_stamped(&mut batch, &file, &path, options, &self.topics)?,
-                None => match read_document(&file, options) {
-                    Ok(doc) => save_read(&mut batch, &doc, &path, &self.topics),
-                    Err(IngestError { path, kind }) => Err(format!("{path}: {kind}")),
-                },
-            };
-            if let Err(e) = &result {
-                tracing::warn!("{e}");
+        for chunk in files.chunks(FILES_PER_WRITE) {
+            let mut plans = Vec::with_capacity(chunk.len());
+            for file in chunk {
+                let path = file.display().to_string();
+                let plan = match source {
+                    Some(_) => plan_stamped(&conn, file, &path, options)?,
+                    None => match crate::ingest::read_document(file, options) {
+                        Ok(doc) => FilePlan::Parsed {
+                            doc: Box::new(doc),
+                            stamp: None,
+                        },
+                        Err(IngestError { path, kind }) => {
+                            FilePlan::Failed(format!("{path}: {kind}"))
+                        }
+                    },
+                };
+                plans.push((path, plan));
             }
-            if let Ok(done) = &result
-                && !done.unchanged
-            {
-                saved_items += done.items;
+            let mut batch = conn.batch()?;
+            for (path, plan) in plans {
+                let result = match plan {
+                    FilePlan::Failed(e) => Err(e),
+                    FilePlan::Unchanged { items } => Ok(unchanged(items)),
+                    FilePlan::Restamp { stamp, items } => {
+                        batch.stamp_file(&path, &stamp)?;
+                        Ok(unchanged(items))
+                    }
+                    FilePlan::Parsed { doc, stamp } => {
+                        let result = match batch.save(&doc, &self.topics) {
+                            Ok(outcome) => Ok(FileIngested {
+                                items: doc.items.len(),
+                                unchanged: matches!(outcome, SaveOutcome::Unchanged { .. }),
+                                warnings: doc.warnings.clone(),
+                            }),
+                            Err(e) => Err(format!("{path}: not saved: {e}")),
+                        };
+                        // A file that failed is not stamped: it is read again (and its
+                        // error shown) next time.
+                        if let (Ok(_), Some(stamp)) = (&result, stamp) {
+                            batch.stamp_file(&path, &stamp)?;
+                        }
+                        result
+                    }
+                };
+                match &result {
+                    Err(e) => tracing::warn!("{e}"),
+                    Ok(done) if !done.unchanged => saved_items += done.items,
+                    Ok(_) => {}
+                }
+                report.files.push(FileOutcome { path, result });
             }
-            report.files.push(FileOutcome { path, result });
+            batch.commit()?;
         }
-        batch.commit()?;
         if let Some(source) = source {
             self.metrics.items_ingested(source, saved_items as u64);
         }
@@ -367,12 +360,12 @@ impl App {
     /// source). `name` is used in messages and for a date in its name. Returns the keys of
     /// the stored items.
     pub fn ingest_bytes(
-        &mut self,
+        &self,
         name: &str,
         bytes: &[u8],
         source: &str,
     ) -> Result<Vec<String>, IngestOutcomeError> {
-        let options = IngestOptions::from_config(&self.config, None);
+        let options = self.options(None);
         if bytes.len() as u64 > options.max_file_bytes {
             return Err(IngestOutcomeError::Invalid(format!(
                 "{name}: {} bytes, larger than the {}-byte limit (ingest.max_file_bytes)",
@@ -387,8 +380,8 @@ impl App {
 
     /// Stores a parsed document (one transaction) and counts it for `/metrics`.
     pub fn store_document(
-        &mut self,
-        doc: &crate::model::ParsedDocument,
+        &self,
+        doc: &ParsedDocument,
         source: &str,
     ) -> Result<Vec<String>, IngestOutcomeError> {
         // A document pushed over HTTP or fetched from a URL has no file of its own: its
@@ -397,30 +390,45 @@ impl App {
         // The key in the path keeps each document its own.
         let mut doc = doc.clone();
         doc.meta.source_path = format!("{}#{}", doc.meta.source_path, doc.meta.key);
-        self.store
-            .save_document(&doc, &self.topics)
+        self.db
+            .with(|store| store.save_document(&doc, &self.topics))
             .map_err(|e| IngestOutcomeError::Store(e.to_string()))?;
         self.metrics.items_ingested(source, doc.items.len() as u64);
         Ok(doc.items.iter().map(|i| i.key.clone()).collect())
     }
 
-    /// Ingests the folders listed as sources in the config (what `preview` and the CLI
-    /// use). Feed and URL sources are not polled here: this path is synchronous and works
-    /// offline, so `preview` never waits on the network. The bot polls them, with the
-    /// folders, through `sources::poll_all` (the ingest schedule and `/ingest`).
-    pub fn ingest_sources(&mut self) -> Result<IngestReport, AppError> {
-        let dirs: Vec<(PathBuf, String)> = self
-            .config
-            .sources
-            .iter()
-            .filter_map(|s| match s {
-                SourceConfig::Dir { path, .. } => Some((path.clone(), s.id())),
-                SourceConfig::Feed { .. } | SourceConfig::Url { .. } => None,
-            })
-            .collect();
+    /// Saves a fetch's documents in one transaction; returns (items, items new or
+    /// changed). Only new or changed items count for `/metrics`, so a feed polled every
+    /// ten minutes does not inflate the counter with the entries it already gave.
+    pub fn store_documents(
+        &self,
+        docs: &[ParsedDocument],
+        source: &str,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut saved = 0;
+        self.db.with(|store| {
+            let mut batch = store.batch()?;
+            for doc in docs {
+                if let SaveOutcome::Saved { items } = batch.save(doc, &self.topics)? {
+                    saved += items;
+                }
+            }
+            batch.commit()
+        })?;
+        self.metrics.items_ingested(source, saved as u64);
+        Ok((docs.iter().map(|d| d.items.len()).sum(), saved))
+    }
+
+    /// Ingests the folders listed as sources (what `preview` and the CLI use). Feed and
+    /// URL sources are not polled here: this path works offline, so `preview` never waits
+    /// on the network. The bot polls every kind through `sources::poll_all`.
+    pub fn ingest_folders(&self) -> Result<IngestReport, AppError> {
         let mut report = IngestReport::default();
-        for (path, id) in dirs {
-            match self.ingest_dir(&path, &id) {
+        for source in &self.settings.sources {
+            let SourceSpec::Dir { path } = &source.kind else {
+                continue;
+            };
+            match self.ingest_dir(path, &source.id) {
                 Ok(r) => report.files.extend(r.files),
                 Err(DirSourceError::App(e)) => return Err(e),
                 Err(e @ DirSourceError::Unreadable { .. }) => {
@@ -435,10 +443,26 @@ impl App {
         Ok(report)
     }
 
+    /// Whether `date` has its brief, only other items, or nothing.
+    pub fn readiness(&self, date: NaiveDate) -> Result<DayReadiness, AppError> {
+        self.db
+            .with(|store| {
+                if store.brief_document(date)?.is_some() {
+                    return Ok(DayReadiness::Brief);
+                }
+                Ok(match store.item_count_for_date(date)? {
+                    0 => DayReadiness::Empty,
+                    n => DayReadiness::ItemsOnly(n),
+                })
+            })
+            .map_err(AppError::from)
+    }
+
     pub fn compose(&self, date: NaiveDate) -> Result<Brief, AppError> {
-        let backbone = self.store.brief_document(date)?;
-        let items = self.store.items_for_date(date)?;
-        Ok(compose(date, backbone.as_ref(), items, &self.config)?)
+        let (backbone, items) = self
+            .db
+            .with(|store| Ok((store.brief_document(date)?, store.items_for_date(date)?)))?;
+        Ok(compose(date, backbone.as_ref(), items, &self.settings)?)
     }
 
     /// The brief of `date` as the group would receive it.
@@ -449,7 +473,7 @@ impl App {
         let brief = self.compose(date)?;
         let messages = self
             .renderer
-            .brief_messages(&brief, &self.config.brief.group)?;
+            .brief_messages(&brief, &self.settings.brief.group)?;
         Ok((brief, messages))
     }
 
@@ -475,8 +499,12 @@ impl App {
         offset: usize,
     ) -> Result<TopicPage, AppError> {
         let topic = self.resolve_topic(name)?;
-        let items = self.store.items_for_topic(&topic.id, limit, offset)?;
-        let total = self.store.count_for_topic(&topic.id)?;
+        let (items, total) = self.db.with(|store| {
+            Ok((
+                store.items_for_topic(&topic.id, limit, offset)?,
+                store.count_for_topic(&topic.id)?,
+            ))
+        })?;
         let (message, shown) = self.renderer.topic_reply(topic, &items, total, offset)?;
         let next = offset.saturating_add(shown);
         Ok(TopicPage {
@@ -489,13 +517,18 @@ impl App {
     /// Topics with their item counts over the last `days` days (all items when `None`).
     pub fn topic_counts_since(&self, days: Option<u32>) -> Result<Vec<(Topic, usize)>, AppError> {
         let since = days.map(|d| Utc::now() - chrono::Duration::days(i64::from(d)));
-        let counts = self.store.topic_counts(since)?;
+        let counts = self.db.with(|store| store.topic_counts(since))?;
         Ok(self
             .topics
             .topics()
             .iter()
             .map(|t| (t.clone(), counts.get(&t.id).copied().unwrap_or(0)))
             .collect())
+    }
+
+    /// Every topic with its stored item count, in catalog order.
+    pub fn topic_counts(&self) -> Result<Vec<(Topic, usize)>, AppError> {
+        self.topic_counts_since(None)
     }
 
     /// Each subscriber's digest of `date`: the day's items in their topics, or `None`
@@ -536,9 +569,85 @@ impl App {
         }
         Ok(out)
     }
+}
 
-    /// Every topic with its stored item count, in catalog order.
-    pub fn topic_counts(&self) -> Result<Vec<(Topic, usize)>, AppError> {
-        self.topic_counts_since(None)
+fn unchanged(items: usize) -> FileIngested {
+    FileIngested {
+        items,
+        unchanged: true,
+        warnings: Vec::new(),
     }
+}
+
+/// Decides what to do with one file of a folder source, reading only: its stamp (size,
+/// mtime) or its content hash may show it unchanged; otherwise it is parsed. The outer
+/// error is a database failure (ends the run).
+fn plan_stamped(
+    store: &Store,
+    file: &Path,
+    path: &str,
+    options: &IngestOptions,
+) -> Result<FilePlan, StoreError> {
+    let fail = |kind: IngestErrorKind| {
+        FilePlan::Failed(
+            IngestError {
+                path: path.to_string(),
+                kind,
+            }
+            .to_string(),
+        )
+    };
+    let metadata = match std::fs::metadata(file) {
+        Ok(m) => m,
+        Err(e) => return Ok(fail(e.into())),
+    };
+    let modified = metadata.modified().ok();
+    // Nanoseconds fit an i64 until 2262; a clock before 1970 just never matches.
+    let mtime = modified
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_nanos()).ok());
+    let size = i64::try_from(metadata.len()).unwrap_or(i64::MAX);
+    let stamp = store.file_stamp(path)?;
+    if let (Some(stamp), Some(mtime)) = (&stamp, mtime)
+        && stamp.size == size
+        && stamp.mtime == mtime
+    {
+        return Ok(FilePlan::Unchanged {
+            items: store.items_from_path(path)?,
+        });
+    }
+    let bytes = match crate::ingest::read_limited(file, options.max_file_bytes) {
+        Ok(bytes) => bytes,
+        Err(kind) => return Ok(fail(kind)),
+    };
+    let new_stamp = FileStamp {
+        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        mtime: mtime.unwrap_or(0),
+        content_hash: bytes_hash(&bytes),
+    };
+    if stamp.is_some_and(|s| s.content_hash == new_stamp.content_hash) {
+        return Ok(FilePlan::Restamp {
+            stamp: new_stamp,
+            items: store.items_from_path(path)?,
+        });
+    }
+    let mtime = modified.map(chrono::DateTime::<Utc>::from);
+    Ok(
+        match crate::ingest::parse_bytes(path, &bytes, mtime, options) {
+            Ok(doc) => FilePlan::Parsed {
+                doc: Box::new(doc),
+                stamp: Some(new_stamp),
+            },
+            Err(kind) => fail(kind),
+        },
+    )
+}
+
+/// SHA-256 (hex) of raw bytes: what a folder file or a fetched body held.
+pub fn bytes_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::config::Config;
+use crate::settings::Settings;
 use crate::ingest::text::normalize_title;
 use crate::model::{Direction, DocumentMeta, Item, ItemKind};
 
@@ -88,7 +88,7 @@ pub fn compose(
     date: NaiveDate,
     backbone: Option<&DocumentMeta>,
     mut items: Vec<(String, Item)>,
-    config: &Config,
+    config: &Settings,
 ) -> Result<Brief, ComposeError> {
     let quick = config.brief.quick_section.as_str();
     let backbone_key = backbone.map(|d| d.key.as_str());

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// Where the default config lives, relative to the working directory.
@@ -79,6 +78,9 @@ pub struct Config {
     /// Where this config was read from, for error messages; not part of the file.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
+    /// (variable, key path) of each `ECOBRIEF__…` override applied, for error messages.
+    #[serde(skip)]
+    pub env_overrides: Vec<(String, String)>,
 }
 
 /// Where items come from. Polled on the ingest schedule and by `/ingest`.
@@ -299,6 +301,23 @@ pub struct ScheduleConfig {
     /// At start, a publish time missed by less than this is caught up.
     pub catch_up_hours: u64,
     pub enabled: bool,
+    /// How long after the publish time a missing brief is waited for.
+    pub wait_for_brief_minutes: u64,
+    /// What happens when the brief has not come by then.
+    pub on_missing_brief: OnMissingBrief,
+    /// Longest a publish waits for feeds and urls to answer before it goes on.
+    pub refresh_deadline_seconds: u64,
+}
+
+/// What a scheduled publish does when the day's brief has not arrived by the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMissingBrief {
+    /// Post the items there are (if any), and tell admins.
+    #[default]
+    Post,
+    /// Post nothing that day, and tell admins.
+    Skip,
 }
 
 impl Default for TelegramConfig {
@@ -332,6 +351,9 @@ impl Default for ScheduleConfig {
             ingest_cron: "0 */10 * * * *".to_string(),
             catch_up_hours: 6,
             enabled: true,
+            wait_for_brief_minutes: 120,
+            on_missing_brief: OnMissingBrief::Post,
+            refresh_deadline_seconds: 60,
         }
     }
 }
@@ -356,6 +378,7 @@ impl Default for Config {
             schedule: ScheduleConfig::default(),
             server: ServerConfig::default(),
             origin: None,
+            env_overrides: Vec::new(),
         }
     }
 }
@@ -450,6 +473,7 @@ impl Config {
         let mut table: toml::Table =
             toml::from_str(text).map_err(|e| parse_error(e.to_string().trim_end().to_string()))?;
         let mut applied = Vec::new();
+        let mut overrides = Vec::new();
         for (name, value) in env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -463,6 +487,7 @@ impl Config {
             set_path(&mut table, &keys, env_value(value))
                 .map_err(|why| parse_error(format!("environment variable {name}: {why}")))?;
             applied.push(name.clone());
+            overrides.push((name.clone(), keys.join(".")));
         }
         let config: Config =
             toml::Value::Table(table)
@@ -477,143 +502,17 @@ impl Config {
                     }
                     parse_error(message)
                 })?;
-        config.validate_at(path)?;
+        let mut config = config;
+        config.env_overrides = overrides;
         Ok(config)
     }
 
-    fn origin_path(&self) -> PathBuf {
-        self.origin
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("(built-in defaults)"))
-    }
-
-    /// Checks what serde cannot: the timezone name and the Telegram limits.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        self.validate_at(&self.origin_path())
-    }
-
-    fn validate_at(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |key: &str, message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key: key.to_string(),
-            message,
-        };
-        if self.timezone.parse::<Tz>().is_err() {
-            return Err(invalid(
-                "timezone",
-                format!(
-                    "unknown timezone {:?}; use an IANA name such as \"Asia/Shanghai\" or \"UTC\"",
-                    self.timezone
-                ),
-            ));
-        }
-        let budget = self.render.message_budget;
-        if !(200..=TELEGRAM_MAX_CODE_POINTS - 16).contains(&budget) {
-            return Err(invalid(
-                "render.message_budget",
-                format!(
-                    "{budget} is out of range; allowed 200..={} (Telegram allows {TELEGRAM_MAX_CODE_POINTS} code points and the part number needs room)",
-                    TELEGRAM_MAX_CODE_POINTS - 16
-                ),
-            ));
-        }
-        let entities = self.render.max_entities;
-        if !(10..=TELEGRAM_MAX_ENTITIES).contains(&entities) {
-            return Err(invalid(
-                "render.max_entities",
-                format!("{entities} is out of range; allowed 10..={TELEGRAM_MAX_ENTITIES}"),
-            ));
-        }
-        for (i, target) in self.telegram.targets.iter().enumerate() {
-            let chat = target.chat.trim();
-            let numeric = chat.parse::<i64>().is_ok();
-            let username = chat.len() > 1
-                && chat.starts_with('@')
-                && chat[1..]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !numeric && !username {
-                return Err(invalid(
-                    &format!("telegram.targets[{i}].chat"),
-                    format!("{chat:?} is neither a numeric chat id nor an @username"),
-                ));
-            }
-        }
-        if self.telegram.global_per_second == 0 {
-            return Err(invalid(
-                "telegram.global_per_second",
-                "must be at least 1".to_string(),
-            ));
-        }
-        for (key, expr) in [
-            ("schedule.publish_cron", &self.schedule.publish_cron),
-            ("schedule.ingest_cron", &self.schedule.ingest_cron),
-        ] {
-            let parsed = croner::parser::CronParser::builder()
-                .seconds(croner::parser::Seconds::Required)
-                .dom_and_dow(true)
-                .build()
-                .parse(expr);
-            if parsed.is_err() {
-                return Err(invalid(
-                    key,
-                    format!(
-                        "{expr:?} is not a cron expression; six fields: sec min hour day month weekday, e.g. \"0 0 8 * * *\""
-                    ),
-                ));
-            }
-        }
-        let mut ids = std::collections::HashSet::new();
-        for (i, source) in self.sources.iter().enumerate() {
-            // Sources keep their fetch state and health under their id: two with one id
-            // would share validators (a 304 meant for one would hide the other).
-            if !ids.insert(source.id()) {
-                return Err(invalid(
-                    &format!("sources[{i}]"),
-                    format!(
-                        "{:?} is used by an earlier source too; give each source its own `name`",
-                        source.id()
-                    ),
-                ));
-            }
-            if let SourceConfig::Feed { url, .. } | SourceConfig::Url { url, .. } = source
-                && !(url.starts_with("http://") || url.starts_with("https://"))
-            {
-                return Err(invalid(
-                    &format!("sources[{i}].url"),
-                    format!("{url:?} is not an http:// or https:// URL"),
-                ));
-            }
-        }
-        if self.telegram.mode == TelegramMode::Webhook
-            && !self
-                .telegram
-                .webhook_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("https://"))
-        {
-            return Err(invalid(
-                "telegram.webhook_url",
-                "webhook mode needs the public https:// URL Telegram will post updates to"
-                    .to_string(),
-            ));
-        }
-        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid(
-                "server.listen",
-                format!(
-                    "{:?} is not an address like 127.0.0.1:8080",
-                    self.server.listen
-                ),
-            ));
-        }
-        if self.ingest.max_file_bytes == 0 {
-            return Err(invalid(
-                "ingest.max_file_bytes",
-                "must be greater than 0".to_string(),
-            ));
-        }
-        Ok(())
+    /// The environment variable that set `key` (`schedule.publish_cron`), if one did.
+    pub fn env_var_for(&self, key: &str) -> Option<&str> {
+        self.env_overrides
+            .iter()
+            .find(|(_, k)| k == key || key.starts_with(&format!("{k}.")) || key.starts_with(&format!("{k}[")))
+            .map(|(var, _)| var.as_str())
     }
 
     /// Applies the environment: `ECOBRIEF_API_URL` overrides `telegram.api_url`.
@@ -625,19 +524,6 @@ impl Config {
         }
     }
 
-    /// The configured timezone; `validate` has already checked the name.
-    pub fn tz(&self) -> Tz {
-        self.timezone.parse::<Tz>().unwrap_or(Tz::Asia__Shanghai)
-    }
-
-    /// Section an article goes under, by its first mapped category.
-    pub fn section_for_categories(&self, categories: &[String]) -> String {
-        categories
-            .iter()
-            .find_map(|c| self.brief.category_sections.get(c))
-            .cloned()
-            .unwrap_or_else(|| self.brief.quick_section.clone())
-    }
 }
 
 #[cfg(test)]
@@ -659,7 +545,8 @@ mod tests {
         );
         assert_eq!(redact_url("https://example.com/x"), "https://example.com/x");
         let twice = "[[sources]]\nkind = \"feed\"\nurl = \"https://a.example/f\"\n[[sources]]\nkind = \"feed\"\nurl = \"https://a.example/f\"\n";
-        let err = Config::from_toml(twice, Path::new("c.toml"))
+        let config = Config::from_toml(twice, Path::new("c.toml")).unwrap();
+        let err = crate::settings::Settings::from_config(config)
             .unwrap_err()
             .to_string();
         assert!(err.contains("sources[1]"), "{err}");
@@ -705,7 +592,12 @@ mod tests {
                 .to_string();
         assert!(err.contains("token"), "secrets have no config key: {err}");
         assert!(!err.contains("secret\""), "{err}");
-        let err = Config::from_toml("[schedule]\npublish_cron = \"8am\"\n", path)
+        let settings = |text: &str| {
+            let mut config = Config::from_toml(text, path).unwrap();
+            config.origin = Some(path.to_path_buf());
+            crate::settings::Settings::from_config(config)
+        };
+        let err = settings("[schedule]\npublish_cron = \"8am\"\n")
             .unwrap_err()
             .to_string();
         assert!(
@@ -716,7 +608,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("url"), "a feed without a url: {err}");
-        let err = Config::from_toml("timezone = \"Mars/Base\"\n", path)
+        let err = settings("timezone = \"Mars/Base\"\n")
             .unwrap_err()
             .to_string();
         assert!(

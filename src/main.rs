@@ -6,10 +6,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
-use ecobrief::app::{App, AppError};
+use ecobrief::app::{AppError, Core};
+use ecobrief::application::{Application, EXIT_TOKEN, Purpose, StartError, StartOptions};
 use ecobrief::compose::ComposeError;
-use ecobrief::config::Config;
-use ecobrief::render::text::OutgoingMessage;
+use ecobrief::message::OutgoingMessage;
+use ecobrief::publish::PublishError;
+use ecobrief::runner::PublishOutcome;
+use ecobrief::settings::{Settings, SourceSpec};
+use tokio::sync::watch;
 
 #[derive(Parser)]
 #[command(
@@ -120,19 +124,30 @@ fn print_messages(messages: &[OutgoingMessage], format: Format) -> anyhow::Resul
     Ok(())
 }
 
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(cli.config.as_deref())?;
-    config.apply_env();
-    if let Some(db) = cli.db {
-        config.database = db;
-    }
+    let settings = Settings::load(cli.config.as_deref(), cli.db)?;
     if let Command::CheckConfig = cli.command {
-        return check_config(config);
+        return check_config(settings);
     }
-    let mut app = App::open(config)?;
+    match cli.command {
+        Command::Run => return serve(settings),
+        Command::Publish { date, force } => {
+            let date = date.unwrap_or_else(|| settings.today());
+            return publish(settings, date, force);
+        }
+        _ => {}
+    }
+    let core = Core::open(settings)?;
     match cli.command {
         Command::Ingest { paths, date } => {
-            let report = app.ingest_paths(&paths, date)?;
+            let report = core.ingest_paths(&paths, date)?;
             for line in report.lines() {
                 println!("{line}");
             }
@@ -149,14 +164,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Preview { date, format } => {
-            let report = app
-                .ingest_sources()
+            let report = core
+                .ingest_folders()
                 .context("ingesting the configured sources")?;
             for line in report.lines().iter().filter(|l| !l.starts_with("ok ")) {
                 eprintln!("{line}");
             }
-            let date = date.unwrap_or_else(|| app.today());
-            match app.brief_messages(date) {
+            let date = date.unwrap_or_else(|| core.today());
+            match core.brief_messages(date) {
                 Ok((_, messages)) => {
                     print_messages(&messages, format)?;
                     Ok(ExitCode::SUCCESS)
@@ -175,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
             offset,
             format,
-        } => match app.topic_reply(&name, limit.clamp(1, 50), offset) {
+        } => match core.topic_reply(&name, limit.clamp(1, 50), offset) {
             Ok(page) => {
                 print_messages(&[page.message], format)?;
                 Ok(ExitCode::SUCCESS)
@@ -187,7 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e.into()),
         },
         Command::Topics => {
-            for (topic, count) in app.topic_counts()? {
+            for (topic, count) in core.topic_counts()? {
                 println!(
                     "{:<14} {:<8} {count:>6} items   aliases: {}",
                     topic.id,
@@ -197,56 +212,133 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run => ecobrief::telegram::run(app),
-        Command::Publish { date, force } => {
-            let date = date.unwrap_or_else(|| app.today());
-            ecobrief::telegram::publish_once(app, date, force)
+        Command::Run | Command::Publish { .. } | Command::CheckConfig => {
+            unreachable!("handled above")
         }
-        Command::CheckConfig => unreachable!("handled before the store is opened"),
     }
 }
 
-fn check_config(config: Config) -> anyhow::Result<ExitCode> {
-    let origin = config
-        .origin
-        .as_ref()
-        .map_or("built-in defaults".to_string(), |p| p.display().to_string());
-    config.validate()?;
-    println!("ok     config {origin}");
-    let topics = ecobrief::topics::TopicCatalog::load(&config.topics_file)?;
+/// One line for a start-up failure, and its exit status.
+fn start_failed(e: &StartError) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        StartError::Token(_) => ExitCode::from(EXIT_TOKEN),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// `ecobrief run`: serves until SIGINT or SIGTERM.
+fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let (stop_tx, stop) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stop requested; finishing the message in flight");
+            let _ = stop_tx.send(true);
+        });
+        let mut options = StartOptions::new(Purpose::Serve, ecobrief::telegram::token_from_env());
+        options.secrets = ecobrief::server::Secrets::from_env();
+        let application = match Application::build(settings, options, stop).await {
+            Ok(application) => application,
+            Err(e) => return Ok(start_failed(&e)),
+        };
+        match application.run_until_stopped().await {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => Ok(start_failed(&e)),
+        }
+    })
+}
+
+/// `ecobrief publish`: reads the sources, then posts one day now through the same path
+/// as the schedule.
+fn publish(settings: Settings, date: NaiveDate, force: bool) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let (_stop_tx, stop) = watch::channel(false);
+        let options = StartOptions::new(Purpose::PublishOnce, ecobrief::telegram::token_from_env());
+        let application = match Application::build(settings, options, stop).await {
+            Ok(application) => application,
+            Err(e) => return Ok(start_failed(&e)),
+        };
+        match application.publish_once(date, force).await {
+            Ok(PublishOutcome::Posted { report, with_brief }) => {
+                if !with_brief {
+                    eprintln!("note: {date} has no brief document; posted the other items of the day");
+                }
+                println!("{}", report.summary());
+                Ok(if report.complete() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+            Ok(_) | Err(PublishError::AlreadyPosted(_)) => {
+                eprintln!("the brief of {date} is already posted; use --force to post it again");
+                Ok(ExitCode::FAILURE)
+            }
+            Err(PublishError::App(AppError::Compose(ComposeError::NoItems(day)))) => {
+                eprintln!(
+                    "no items for {day}: nothing posted; ingest documents dated {day} or check the sources"
+                );
+                Ok(ExitCode::FAILURE)
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Checks what start-up checks: the settings (already parsed), the topics, the
+/// templates, and that each folder source exists.
+fn check_config(settings: Settings) -> anyhow::Result<ExitCode> {
+    println!("ok     config {}", settings.origin_name());
+    let topics = ecobrief::topics::TopicCatalog::load(&settings.topics_file)?;
     println!(
         "ok     topics {} ({} topics)",
-        config.topics_file.display(),
+        settings.topics_file.display(),
         topics.topics().len()
     );
-    let renderer = ecobrief::render::Renderer::load(&config.render, config.tz())?;
+    let renderer = ecobrief::render::Renderer::load(&settings.render, settings.tz)?;
     renderer.self_check()?;
-    println!("ok     templates {}", config.render.templates_dir.display());
+    println!("ok     templates {}", settings.render.templates_dir.display());
     println!(
         "ok     schedule publish {:?}, ingest {:?} ({})",
-        config.schedule.publish_cron, config.schedule.ingest_cron, config.timezone
+        settings.schedule.publish.as_str(),
+        settings.schedule.ingest.as_str(),
+        settings.tz.name()
     );
     let mut problems = 0;
-    for source in &config.sources {
-        match source {
-            ecobrief::config::SourceConfig::Dir { path, .. } if !path.is_dir() => {
+    for (i, source) in settings.sources.iter().enumerate() {
+        match &source.kind {
+            SourceSpec::Dir { path } if !path.is_dir() => {
                 println!(
-                    "error  source {}: not a folder; fix `path` in [[sources]]",
+                    "error  source {}: {} is not a folder; fix sources[{i}].path",
+                    source.id,
                     path.display()
                 );
                 problems += 1;
             }
-            ecobrief::config::SourceConfig::Feed { url, .. }
-            | ecobrief::config::SourceConfig::Url { url, .. }
-                if !(url.starts_with("http://") || url.starts_with("https://")) =>
-            {
-                println!(
-                    "error  source {}: url must start with http:// or https://",
-                    source.id()
-                );
-                problems += 1;
-            }
-            _ => println!("ok     source {}", source.id()),
+            _ => println!("ok     source {}", source.id),
         }
     }
     Ok(if problems > 0 {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::repo_path;
-use ecobrief::render::text::OutgoingMessage;
+use ecobrief::message::OutgoingMessage;
 
 fn ecobrief(db: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ecobrief"))

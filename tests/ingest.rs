@@ -3,13 +3,13 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::{fixture, repo_path, spawn_app};
+use common::{fixture, repo_path, spawn_core};
 use ecobrief::config::Config;
 use ecobrief::ingest::{IngestOptions, read_document};
 use ecobrief::model::{Direction, Horizon, Intensity, ItemKind, Leaning, ParsedDocument};
 
 fn options() -> IngestOptions {
-    IngestOptions::from_config(&Config::default(), None)
+    IngestOptions::from_settings(&ecobrief::settings::Settings::from_config(Config::default()).unwrap(), None)
 }
 
 fn read(path: std::path::PathBuf) -> ParsedDocument {
@@ -318,7 +318,7 @@ fn commentary_title_is_its_first_sentence_shortened() {
 
     let overridden = read_document(
         &repo_path("samples/commentary-2026-03-12.txt"),
-        &IngestOptions::from_config(&Config::default(), Some(day("2026-05-01"))),
+        &IngestOptions::from_settings(&ecobrief::settings::Settings::from_config(Config::default()).unwrap(), Some(day("2026-05-01"))),
     )
     .unwrap();
     assert_eq!(
@@ -330,7 +330,7 @@ fn commentary_title_is_its_first_sentence_shortened() {
 
 #[test]
 fn undated_commentary_takes_the_file_modification_day() {
-    let t = spawn_app();
+    let t = spawn_core();
     let path = t.write("note.txt", "今天市场情绪明显好转。成交放大。\n");
     let doc = read(path.clone());
     let modified: chrono::DateTime<chrono::Utc> =
@@ -344,7 +344,7 @@ fn undated_commentary_takes_the_file_modification_day() {
 
 #[test]
 fn each_bad_file_gets_one_clear_line_and_the_rest_is_ingested() {
-    let mut t = spawn_app_limit(1024);
+    let t = spawn_app_limit(1024);
     let dir = t.dir.path().join("inbox");
     let bad: &[(&str, &[u8], &str)] = &[
         (
@@ -392,25 +392,25 @@ fn each_bad_file_gets_one_clear_line_and_the_rest_is_ingested() {
         assert!(line.contains(reason), "{name}: {line}");
     }
     assert_eq!(
-        t.app.store.item_count().unwrap(),
+        t.store().item_count().unwrap(),
         1,
         "failed files write nothing"
     );
 }
 
-fn spawn_app_limit(limit: u64) -> common::TestApp {
-    common::spawn_app_with(|c| c.ingest.max_file_bytes = limit)
+fn spawn_app_limit(limit: u64) -> common::TestCore {
+    common::spawn_core_with(|c| c.ingest.max_file_bytes = limit)
 }
 
 #[test]
 fn ingesting_twice_updates_and_never_duplicates() {
-    let mut t = spawn_app();
-    let first = t.app.ingest_sources().unwrap();
+    let t = spawn_core();
+    let first = t.app.ingest_folders().unwrap();
     assert_eq!(first.failed(), 0, "{:?}", first.lines());
-    let count = t.app.store.item_count().unwrap();
+    let count = t.store().item_count().unwrap();
     assert!(count >= 20, "{count}");
-    let again = t.app.ingest_sources().unwrap();
-    assert_eq!(t.app.store.item_count().unwrap(), count);
+    let again = t.app.ingest_folders().unwrap();
+    assert_eq!(t.store().item_count().unwrap(), count);
     assert!(
         again.lines().iter().all(|l| l.contains("unchanged")),
         "{:?}",
@@ -426,8 +426,8 @@ fn ingesting_twice_updates_and_never_duplicates() {
     let path = t.write("brief-2026-03-12.md", edited);
     let report = t.app.ingest_paths(&[path], None).unwrap();
     assert_eq!(report.failed(), 0);
-    assert_eq!(t.app.store.item_count().unwrap(), count - 1);
-    let items = t.app.store.items_for_date(day("2026-03-12")).unwrap();
+    assert_eq!(t.store().item_count().unwrap(), count - 1);
+    let items = t.store().items_for_date(day("2026-03-12")).unwrap();
     assert!(items.iter().all(|(_, i)| !i.title.starts_with("比特币")));
     assert!(
         items
@@ -438,11 +438,11 @@ fn ingesting_twice_updates_and_never_duplicates() {
 
 #[test]
 fn same_title_twice_in_one_document_keeps_both() {
-    let mut t = spawn_app();
+    let t = spawn_core();
     let doc = "---\ntitle: t\ndate: 2026-06-01\n---\n## 甲\n### 市场综述\n- **时间：** 08:00\n- **核心要点：**\n  - 一\n### 市场综述\n- **时间：** 09:00\n- **核心要点：**\n  - 二\n";
     let path = t.write("dup.md", doc);
     t.app.ingest_paths(&[path], None).unwrap();
-    assert_eq!(t.app.store.item_count().unwrap(), 2);
+    assert_eq!(t.store().item_count().unwrap(), 2);
     let brief = t.app.compose(day("2026-06-01")).unwrap();
     assert_eq!(
         brief.item_count(),
@@ -453,33 +453,33 @@ fn same_title_twice_in_one_document_keeps_both() {
 
 #[test]
 fn topics_are_linked_at_ingest_and_queried_newest_first() {
-    let mut t = spawn_app();
-    t.app.ingest_sources().unwrap();
-    let gold = t.app.store.items_for_topic("gold", 10, 0).unwrap();
+    let t = spawn_core();
+    t.app.ingest_folders().unwrap();
+    let gold = t.store().items_for_topic("gold", 10, 0).unwrap();
     assert!(gold.iter().any(|i| i.title.starts_with("现货黄金")));
     let times: Vec<_> = gold.iter().map(|i| i.published_at).collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
-    assert_eq!(t.app.store.count_for_topic("gold").unwrap(), gold.len());
-    let page2 = t.app.store.items_for_topic("gold", 1, 1).unwrap();
+    assert_eq!(t.store().count_for_topic("gold").unwrap(), gold.len());
+    let page2 = t.store().items_for_topic("gold", 1, 1).unwrap();
     assert_eq!(page2[0].key, gold[1].key);
-    let crypto = t.app.store.items_for_topic("crypto", 10, 0).unwrap();
+    let crypto = t.store().items_for_topic("crypto", 10, 0).unwrap();
     assert!(crypto.iter().all(|i| !i.title.contains("黄金")));
     assert!(crypto.iter().any(|i| i.title.starts_with("比特币")));
     // A brief's front-matter tags describe the day, so they do not tag every item.
-    let commodities = t.app.store.count_for_topic("commodities").unwrap();
+    let commodities = t.store().count_for_topic("commodities").unwrap();
     assert!(commodities < 10, "{commodities}");
 }
 
 #[test]
 fn html_comments_code_fences_and_inline_tags_lose_nothing() {
-    let mut t = spawn_app();
+    let t = spawn_core();
     let doc = "---\ntitle: 杂项\ndate: 2026-06-02\n---\n## 甲\n<!-- 草稿\n### 草稿条目\n-->\n### 正式条目\n- **时间：** 2026-06-02\n- **核心要点：**\n  - <b>重要</b>：央行降准\n  - 政策解读：利率下行\n<details>\n<summary>未闭合\n\n## 乙\n### 乙条目\n```\n- 围栏里的要点\n```\n## 更多动态\n- [带链接的快讯](https://example.com/q)\n";
     let path = t.write("misc.md", doc);
     let report = t.app.ingest_paths(&[path], None).unwrap();
     assert_eq!(report.failed(), 0);
-    let items = t.app.store.items_for_date(day("2026-06-02")).unwrap();
+    let items = t.store().items_for_date(day("2026-06-02")).unwrap();
     let titles: Vec<_> = items.iter().map(|(_, i)| i.title.as_str()).collect();
     assert!(!titles.contains(&"草稿条目"), "commented out: {titles:?}");
     let main = &items.iter().find(|(_, i)| i.title == "正式条目").unwrap().1;
@@ -507,22 +507,22 @@ fn html_comments_code_fences_and_inline_tags_lose_nothing() {
 
 #[test]
 fn a_second_brief_shaped_document_does_not_wipe_the_days_brief() {
-    let mut t = spawn_app();
-    t.app.ingest_sources().unwrap();
-    let before = t.app.store.items_for_date(day("2026-03-12")).unwrap().len();
+    let t = spawn_core();
+    t.app.ingest_folders().unwrap();
+    let before = t.store().items_for_date(day("2026-03-12")).unwrap().len();
     let other =
         "---\ntitle: 另一份稿件\ndate: 2026-03-12\n---\n### 小标题\n- **核心要点：**\n  - 内容\n";
     let path = t.write("other.md", other);
     t.app.ingest_paths(&[path], None).unwrap();
     assert_eq!(
-        t.app.store.items_for_date(day("2026-03-12")).unwrap().len(),
+        t.store().items_for_date(day("2026-03-12")).unwrap().len(),
         before + 1
     );
 }
 
 #[test]
 fn a_file_edited_to_a_new_key_replaces_its_old_document() {
-    let mut t = spawn_app();
+    let t = spawn_core();
     let path = t.write("c.txt", "第一句标题。正文。\n");
     t.app
         .ingest_paths(std::slice::from_ref(&path), Some(day("2026-06-03")))
@@ -531,14 +531,14 @@ fn a_file_edited_to_a_new_key_replaces_its_old_document() {
     t.app
         .ingest_paths(std::slice::from_ref(&path), Some(day("2026-06-03")))
         .unwrap();
-    let items = t.app.store.items_for_date(day("2026-06-03")).unwrap();
+    let items = t.store().items_for_date(day("2026-06-03")).unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].1.title, "改过的标题");
 }
 
 #[test]
 fn aliases_and_non_scalar_dates_are_refused_with_their_line() {
-    let mut t = spawn_app();
+    let t = spawn_core();
     let bomb = t.write("bomb.md", "---\na: &a [x, x]\nb: [*a, *a]\n---\n正文\n");
     let list_date = t.write(
         "list-date.md",

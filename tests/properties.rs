@@ -124,13 +124,14 @@ proptest! {
         let mut config = Config::default();
         config.render.message_budget = budget;
         config.render.max_entities = max_entities;
-        let renderer = Renderer::builtin(&config.render, config.tz()).unwrap();
+        let renderer = Renderer::builtin(&config.render, chrono_tz::Asia::Shanghai).unwrap();
+        let settings = ecobrief::settings::Settings::from_config(config).unwrap();
         let pairs = items.into_iter().enumerate().map(|(i, mut item)| {
             item.position = i as u32;
             item.title = format!("{}{i}", item.title);
             ("doc".to_string(), item)
         }).collect();
-        let brief = compose(NaiveDate::from_ymd_opt(2026, 3, 12).unwrap(), None, pairs, &config).unwrap();
+        let brief = compose(NaiveDate::from_ymd_opt(2026, 3, 12).unwrap(), None, pairs, &settings).unwrap();
         let messages = renderer.brief_messages(&brief, "@group").unwrap();
         assert_telegram_valid(&messages);
         let n = messages.len();
@@ -177,13 +178,13 @@ proptest! {
         ),
     ) {
         let doc = format!("{head}{}", lines.join("\n"));
-        let options = IngestOptions::from_config(&Config::default(), None);
+        let options = IngestOptions::from_settings(&ecobrief::settings::Settings::from_config(Config::default()).unwrap(), None);
         let _ = parse_bytes("prop.md", doc.as_bytes(), None, &options);
     }
 
     #[test]
     fn ingest_never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let options = IngestOptions::from_config(&Config::default(), None);
+        let options = IngestOptions::from_settings(&ecobrief::settings::Settings::from_config(Config::default()).unwrap(), None);
         let _ = parse_bytes("bytes.md", &bytes, None, &options);
     }
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::{assert_telegram_valid, entity_text, spawn_app, spawn_app_with};
+use common::{assert_telegram_valid, entity_text, spawn_core, spawn_core_with};
 use ecobrief::app::AppError;
 use ecobrief::compose::ComposeError;
 use ecobrief::config::InsightsMode;
@@ -23,8 +23,8 @@ fn body(text: &str) -> &str {
 
 #[test]
 fn sample_day_is_split_into_valid_numbered_messages() {
-    let mut t = spawn_app();
-    t.app.ingest_sources().unwrap();
+    let t = spawn_core();
+    t.app.ingest_folders().unwrap();
     let (brief, messages) = t.app.brief_messages(day("2026-03-12")).unwrap();
     assert!(
         messages.len() >= 2,
@@ -85,10 +85,10 @@ fn sample_day_is_split_into_valid_numbered_messages() {
 
 #[test]
 fn articles_join_their_mapped_section_and_duplicates_collapse() {
-    let mut t = spawn_app_with(|c| {
+    let t = spawn_core_with(|c| {
         c.brief.category_sections.clear();
     });
-    t.app.ingest_sources().unwrap();
+    t.app.ingest_folders().unwrap();
     let dup = "---\ntitle: \"OPEC+ 意外暂停4月增产计划\"\ndate: 2026-03-12 11:00\ncategories: [\"x\"]\n---\n正文。\n";
     let path = t.write("dup-article.md", dup);
     t.app.ingest_paths(&[path], None).unwrap();
@@ -118,8 +118,8 @@ fn articles_join_their_mapped_section_and_duplicates_collapse() {
 
 #[test]
 fn an_empty_day_is_a_clear_error() {
-    let mut t = spawn_app();
-    t.app.ingest_sources().unwrap();
+    let t = spawn_core();
+    t.app.ingest_folders().unwrap();
     match t.app.brief_messages(day("2026-03-13")) {
         Err(AppError::Compose(e @ ComposeError::NoItems(_))) => {
             assert!(e.to_string().contains("no items for 2026-03-13"));
@@ -134,7 +134,7 @@ fn brief_doc(items: &str) -> String {
 
 #[test]
 fn an_item_longer_than_a_message_is_cut_with_entities_reopened() {
-    let mut t = spawn_app();
+    let t = spawn_core();
     let long_point: String = "美元指数回落，人民币走强。".repeat(400);
     let insights: String = (0..40)
         .map(|i| format!("- 第{i}条解读：{}\n", "细节".repeat(40)))
@@ -174,7 +174,7 @@ fn an_item_longer_than_a_message_is_cut_with_entities_reopened() {
 
 #[test]
 fn emoji_and_cjk_at_cut_points_are_never_split() {
-    let mut t = spawn_app();
+    let t = spawn_core();
     let line: String = "🇨🇳👨‍👩‍👧‍👦黄金😀".repeat(900);
     let path = t.write(
         "emoji.md",
@@ -208,7 +208,7 @@ fn emoji_and_cjk_at_cut_points_are_never_split() {
 
 #[test]
 fn entity_limit_is_respected() {
-    let mut t = spawn_app();
+    let t = spawn_core();
     let items: String = (0..80)
         .map(|i| format!("### 条目{i}\n- **时间：** 08:{:02}\n- **核心要点：**\n  - 要点\n**影响：**\n- 对股市：利多。\n", i % 60))
         .collect();
@@ -229,8 +229,8 @@ fn insights_mode_controls_the_blockquote() {
         (InsightsMode::Expanded, Some("blockquote")),
         (InsightsMode::Omitted, None),
     ] {
-        let mut t = spawn_app_with(|c| c.render.insights = mode);
-        t.app.ingest_sources().unwrap();
+        let t = spawn_core_with(|c| c.render.insights = mode);
+        t.app.ingest_folders().unwrap();
         let (_, messages) = t.app.brief_messages(day("2026-03-12")).unwrap();
         let kinds: Vec<_> = messages
             .iter()
@@ -260,7 +260,7 @@ fn a_template_with_an_unsupported_tag_is_refused_by_name() {
     .unwrap();
     let mut config = ecobrief::config::Config::default();
     config.render.templates_dir = dir.path().to_path_buf();
-    let err = Renderer::load(&config.render, config.tz())
+    let err = Renderer::load(&config.render, chrono_tz::Asia::Shanghai)
         .err()
         .expect("refused");
     let text = err.to_string();
@@ -272,8 +272,8 @@ fn a_template_with_an_unsupported_tag_is_refused_by_name() {
 
 #[test]
 fn topic_reply_lists_newest_items_with_tags() {
-    let mut t = spawn_app();
-    t.app.ingest_sources().unwrap();
+    let t = spawn_core();
+    t.app.ingest_folders().unwrap();
     let page = t.app.topic_reply("金价", 5, 0).unwrap();
     assert_eq!(page.topic_id, "gold");
     assert_eq!(page.next_offset, None, "two gold items fit on one page");

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{assert_telegram_valid, spawn_app};
+use common::{assert_telegram_valid, spawn_core};
 
 fn seeds() -> Option<PathBuf> {
     let dir = common::repo_path("../shared/seeds");
@@ -48,7 +48,7 @@ fn seed_brief_preview_shows_every_title_key_point_and_impact_target() {
         eprintln!("skipped: ../shared/seeds not present");
         return;
     };
-    let mut t = spawn_app();
+    let t = spawn_core();
     let report = t
         .app
         .ingest_paths(std::slice::from_ref(&dir), None)

@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::settings::Settings;
 use crate::model::{DocumentMeta, Item, ItemKind, ParsedDocument};
 use frontmatter::{
     FrontMatter, FrontMatterError, date_in_file_name, parse_doc_date, split_front_matter,
@@ -79,9 +79,9 @@ pub struct IngestOptions {
 }
 
 impl IngestOptions {
-    pub fn from_config(config: &Config, date_override: Option<NaiveDate>) -> Self {
+    pub fn from_settings(config: &Settings, date_override: Option<NaiveDate>) -> Self {
         IngestOptions {
-            tz: config.tz(),
+            tz: config.tz,
             max_file_bytes: config.ingest.max_file_bytes,
             date_override,
             quick_section: config.brief.quick_section.clone(),
@@ -123,28 +123,29 @@ pub fn read_document(path: &Path, options: &IngestOptions) -> Result<ParsedDocum
         path: display.clone(),
         kind,
     };
-    let file = std::fs::File::open(path).map_err(|e| fail(e.into()))?;
-    let metadata = file.metadata().map_err(|e| fail(e.into()))?;
-    if metadata.len() > options.max_file_bytes {
-        return Err(fail(IngestErrorKind::TooLarge {
-            size: metadata.len(),
-            limit: options.max_file_bytes,
-        }));
-    }
-    // Read at most limit+1 bytes: a file that grows after the size check is still refused
-    // without reading it whole.
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(options.max_file_bytes + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(e.into()))?;
-    if bytes.len() as u64 > options.max_file_bytes {
-        return Err(fail(IngestErrorKind::TooLarge {
-            size: bytes.len() as u64,
-            limit: options.max_file_bytes,
-        }));
-    }
+    let metadata = std::fs::metadata(path).map_err(|e| fail(e.into()))?;
+    let bytes = read_limited(path, options.max_file_bytes).map_err(fail)?;
     let mtime = metadata.modified().ok().map(DateTime::<Utc>::from);
     parse_bytes(&display, &bytes, mtime, options).map_err(fail)
+}
+
+/// Reads at most `limit` bytes: a larger file is refused before it is read whole, even
+/// one that grows while it is read.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, IngestErrorKind> {
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(IngestErrorKind::TooLarge { size, limit });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(IngestErrorKind::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Parses a document held in memory (used by `read_document` and by callers that receive

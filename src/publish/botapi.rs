@@ -11,45 +11,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::render::text::OutgoingMessage;
+pub use crate::message::ChatRef;
+use crate::message::OutgoingMessage;
 
-/// Where a message goes: a numeric chat id or a public `@username`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ChatRef {
-    Id(i64),
-    Username(String),
-}
-
-impl ChatRef {
-    pub fn parse(text: &str) -> Option<ChatRef> {
-        let text = text.trim();
-        if let Ok(id) = text.parse::<i64>() {
-            return Some(ChatRef::Id(id));
-        }
-        (text.len() > 1 && text.starts_with('@')).then(|| ChatRef::Username(text.to_string()))
-    }
-
-    fn to_json(&self) -> Value {
-        match self {
-            ChatRef::Id(id) => json!(id),
-            ChatRef::Username(name) => json!(name),
-        }
-    }
-
-    /// Private chats have positive ids; groups, supergroups and channels negative ids or
-    /// a username. Pacing is stricter for groups.
-    pub fn is_group(&self) -> bool {
-        match self {
-            ChatRef::Id(id) => *id < 0,
-            ChatRef::Username(_) => true,
-        }
-    }
-
-    pub fn key(&self) -> String {
-        match self {
-            ChatRef::Id(id) => id.to_string(),
-            ChatRef::Username(name) => name.clone(),
-        }
+fn chat_json(chat: &ChatRef) -> Value {
+    match chat {
+        ChatRef::Id(id) => json!(id),
+        ChatRef::Username(name) => json!(name),
     }
 }
 
@@ -226,7 +194,7 @@ impl BotApi {
         options: &SendOptions,
     ) -> Result<i64, ApiError> {
         let mut body = json!({
-            "chat_id": chat.to_json(),
+            "chat_id": chat_json(chat),
             "text": message.text,
             "entities": message.entities,
             "link_preview_options": { "is_disabled": !options.link_preview },
@@ -256,7 +224,7 @@ impl BotApi {
         reply_markup: Option<Value>,
     ) -> Result<(), ApiError> {
         let mut body = json!({
-            "chat_id": chat.to_json(),
+            "chat_id": chat_json(chat),
             "message_id": message_id,
             "text": message.text,
             "entities": message.entities,
@@ -282,7 +250,7 @@ impl BotApi {
         let admins = self
             .call(
                 "getChatAdministrators",
-                &json!({ "chat_id": chat.to_json() }),
+                &json!({ "chat_id": chat_json(chat) }),
             )
             .await?;
         Ok(admins

@@ -7,41 +7,30 @@
 //! out is ambiguous; we resend it (at-least-once), since a missing part is worse than a
 //! rare repeated one.
 //!
-//! Scheduled runs, catch-up and `/post` all go through [`Publisher::publish`], which holds
-//! one lock and checks the same "already posted" record.
+//! Every message goes through one routine, [`Publisher::send_paced`]: pace, send, handle
+//! 429/5xx/migration, report an outcome enum. Posts, digests and replies differ only in
+//! their retry budget and in what they record around each attempt.
 
 pub mod botapi;
 pub mod pacer;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::app::{App, AppError};
-use crate::config::{TargetConfig, TelegramConfig};
+use crate::app::{AppError, Core};
+use crate::message::{ChatRef, OutgoingMessage};
 use crate::metrics::Metrics;
-use crate::render::text::OutgoingMessage;
-use crate::store::StoreError;
-use crate::store::delivery::{PartState, PublicationKey, PublicationState};
-use botapi::{ApiError, BotApi, ChatRef, SendOptions};
+use crate::settings::{Target, TelegramSettings};
+use crate::store::delivery::{
+    DigestState, PartClaim, PartState, PublicationKey, PublicationState,
+};
+use crate::store::{Store, StoreError};
+use botapi::{ApiError, BotApi, SendOptions};
 use pacer::{PaceLimits, Pacer};
-
-/// The application shared between the bot's tasks. Locked only for short, synchronous
-/// work (a query, a render), never across an await.
-pub type SharedApp = Arc<Mutex<App>>;
-
-/// Runs `f` with the app locked; a poisoned lock (a panic elsewhere) is recovered, since
-/// the store itself stays consistent through its transactions.
-pub fn with_app<T>(app: &SharedApp, f: impl FnOnce(&mut App) -> T) -> T {
-    let mut guard = match app.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    f(&mut guard)
-}
 
 /// Longest single wait a 429 may ask for before the part counts as failed.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -54,8 +43,6 @@ const MAX_REPLY_WAIT: Duration = Duration::from_secs(60);
 const MAX_MIGRATIONS: u32 = 3;
 /// Tries to write one delivery record before giving up.
 const RECORD_ATTEMPTS: u32 = 5;
-/// The error of a run stopped because the process is stopping; it stays pending.
-const STOPPED: &str = "stopped before finishing; the rest is sent on the next start";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -65,8 +52,6 @@ pub enum PublishError {
     App(#[from] AppError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("config: telegram.targets[{0}].chat is not a chat id or @username")]
-    BadTarget(usize),
 }
 
 /// What triggered a publication, for the record and the admin summary.
@@ -88,6 +73,11 @@ impl Trigger {
             Trigger::Command { user_id } => format!("/post by {user_id}"),
             Trigger::CommandLine => "command line".to_string(),
         }
+    }
+
+    /// Scheduled publishes wait for a late brief; a person asking posts at once.
+    pub fn waits_for_brief(&self) -> bool {
+        matches!(self, Trigger::Schedule | Trigger::CatchUp)
     }
 }
 
@@ -160,15 +150,112 @@ impl PublishReport {
     }
 }
 
-/// Delivers posts and replies.
-pub struct Publisher {
-    app: SharedApp,
-    api: BotApi,
-    pacer: Arc<Pacer>,
-    telegram: TelegramConfig,
-    publish_lock: tokio::sync::Mutex<()>,
-    shutdown: watch::Receiver<bool>,
-    metrics: Arc<Metrics>,
+/// How far one send may go on its own before it reports a failure.
+#[derive(Debug, Clone, Copy)]
+struct RetryBudget {
+    /// 429 answers waited out.
+    rate_limits: u32,
+    /// Longest `retry_after` waited out.
+    max_wait: Duration,
+    /// 5xx, unreachable and ambiguous answers retried, with growing pauses.
+    transient: u32,
+    /// Whether a "group upgraded to supergroup" answer is followed to the new chat.
+    follow_migration: bool,
+}
+
+impl RetryBudget {
+    fn reply(rate_limits: u32) -> RetryBudget {
+        RetryBudget {
+            rate_limits,
+            max_wait: MAX_REPLY_WAIT,
+            transient: 0,
+            follow_migration: false,
+        }
+    }
+}
+
+/// How one message ended.
+#[derive(Debug)]
+pub enum SendOutcome {
+    /// Telegram took it: its message id.
+    Sent(i64),
+    /// Given up on, with Telegram's last answer.
+    Failed(ApiError),
+    /// The process is stopping: not sent now.
+    Stopped,
+    /// Its delivery record could not be written: not sent, to avoid a double post.
+    NotRecorded,
+    /// An earlier run already sent it.
+    AlreadySent,
+}
+
+/// Before each attempt: whether to go on.
+enum Attempt {
+    Go,
+    AlreadySent,
+    NotRecorded,
+}
+
+/// What a caller of [`Publisher::send_paced`] records around each attempt.
+trait SendRecord {
+    /// Just before a request goes out.
+    async fn before_attempt(&mut self) -> Attempt;
+    /// After an answer that means "not sent, trying again": why.
+    async fn not_sent(&mut self, note: &str);
+    /// After Telegram said the chat moved.
+    async fn migrated(&mut self, new_id: i64);
+}
+
+/// Replies and digests record nothing per attempt.
+struct NoRecord;
+
+impl SendRecord for NoRecord {
+    async fn before_attempt(&mut self) -> Attempt {
+        Attempt::Go
+    }
+    async fn not_sent(&mut self, _note: &str) {}
+    async fn migrated(&mut self, _new_id: i64) {}
+}
+
+/// Sends of a day's post: each attempt is in the outbox.
+struct PartRecord<'a> {
+    publisher: &'a Publisher,
+    key: &'a PublicationKey,
+    part: i64,
+    target: &'a Target,
+    what: &'a str,
+}
+
+impl SendRecord for PartRecord<'_> {
+    async fn before_attempt(&mut self) -> Attempt {
+        let (key, part) = (self.key.clone(), self.part);
+        match self
+            .publisher
+            .with_retries(self.what, move |store| store.claim_part(&key, part))
+            .await
+        {
+            Some(PartClaim::Claimed) => Attempt::Go,
+            Some(PartClaim::AlreadySent) => Attempt::AlreadySent,
+            Some(PartClaim::Missing) | None => Attempt::NotRecorded,
+        }
+    }
+
+    async fn not_sent(&mut self, note: &str) {
+        let (key, part, note) = (self.key.clone(), self.part, note.to_string());
+        self.publisher
+            .with_retries(self.what, move |store| {
+                store.set_part_state(&key, part, PartState::Pending, None, Some(&note))
+            })
+            .await;
+    }
+
+    async fn migrated(&mut self, new_id: i64) {
+        tracing::warn!("{} became supergroup {new_id}; sending there", self.target.chat);
+        let chat = self.target.chat_key();
+        self.publisher
+            .with_retries(self.what, move |store| store.set_migrated_chat(&chat, new_id))
+            .await;
+    }
 }
 
 /// The `reason` label of a send that failed or is retried, for `/metrics`.
@@ -201,15 +288,7 @@ fn observe<T>(metrics: &Metrics, outcome: &Result<T, ApiError>) {
     }
 }
 
-/// Counts a send that is given up on (or, `Ok`, confirmed).
-fn count_final<T>(metrics: &Metrics, outcome: &Result<T, ApiError>) {
-    match outcome {
-        Ok(_) => metrics.message_sent(),
-        Err(e) => metrics.message_failed(reason(e)),
-    }
-}
-
-fn options_for(target: &TargetConfig) -> SendOptions {
+fn options_for(target: &Target) -> SendOptions {
     SendOptions {
         thread_id: target.thread_id,
         disable_notification: target.disable_notification,
@@ -218,21 +297,38 @@ fn options_for(target: &TargetConfig) -> SendOptions {
     }
 }
 
+/// How one subscriber's digest ended.
+enum DigestOutcome {
+    Sent,
+    Failed,
+    Deactivated,
+    Stopped,
+}
+
+/// Delivers posts and replies.
+pub struct Publisher {
+    core: Core,
+    api: BotApi,
+    pacer: Arc<Pacer>,
+    telegram: TelegramSettings,
+    /// Publishes are sequenced by the job runner; this guards the rule "one at a time"
+    /// for any other caller too. It is an async lock, held only by a publish.
+    publish_lock: tokio::sync::Mutex<()>,
+    shutdown: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+}
+
 impl Publisher {
-    pub fn new(
-        app: SharedApp,
-        api: BotApi,
-        telegram: TelegramConfig,
-        shutdown: watch::Receiver<bool>,
-    ) -> Publisher {
+    pub fn new(core: Core, api: BotApi, shutdown: watch::Receiver<bool>) -> Publisher {
+        let telegram = core.settings.telegram.clone();
         let pacer = Arc::new(Pacer::new(PaceLimits {
-            group_interval: Duration::from_millis(telegram.group_interval_ms),
-            private_interval: Duration::from_millis(telegram.private_interval_ms),
+            group_interval: telegram.group_interval,
+            private_interval: telegram.private_interval,
             global_per_second: telegram.global_per_second.max(1),
         }));
-        let metrics = with_app(&app, |a| a.metrics.clone());
+        let metrics = Arc::clone(&core.metrics);
         Publisher {
-            app,
+            core,
             api,
             pacer,
             telegram,
@@ -242,7 +338,7 @@ impl Publisher {
         }
     }
 
-    /// The counters `/metrics` shows (the app's, shared).
+    /// The counters `/metrics` shows (the core's, shared).
     pub fn metrics(&self) -> Arc<Metrics> {
         Arc::clone(&self.metrics)
     }
@@ -261,8 +357,8 @@ impl Publisher {
         &self.api
     }
 
-    pub fn app(&self) -> &SharedApp {
-        &self.app
+    pub fn core(&self) -> &Core {
+        &self.core
     }
 
     fn stopping(&self) -> bool {
@@ -270,22 +366,31 @@ impl Publisher {
     }
 
     /// Whether every target has a finished post of `date`.
-    pub fn is_posted(&self, date: NaiveDate) -> Result<bool, StoreError> {
-        with_app(&self.app, |app| {
-            for target in &self.telegram.targets {
-                let thread = target.thread_id.unwrap_or(0);
-                match app.store.latest_publication(date, &target.chat, thread)? {
-                    Some(p) if p.state == PublicationState::Done => {}
-                    _ => return Ok(false),
+    pub async fn is_posted(&self, date: NaiveDate) -> Result<bool, StoreError> {
+        let targets: Vec<(String, i64)> = self
+            .telegram
+            .targets
+            .iter()
+            .map(|t| (t.chat_key(), t.thread()))
+            .collect();
+        self.core
+            .db
+            .run(move |store| {
+                for (chat, thread) in &targets {
+                    match store.latest_publication(date, chat, *thread)? {
+                        Some(p) if p.state == PublicationState::Done => {}
+                        _ => return Ok(false),
+                    }
                 }
-            }
-            Ok(!self.telegram.targets.is_empty())
-        })
+                Ok(!targets.is_empty())
+            })
+            .await
     }
 
     /// Posts the brief of `date` to every target, then sends subscribers their digests
     /// and admins a summary. A day already posted is refused unless `force`; a day left
-    /// half-posted is resumed where it stopped.
+    /// half-posted is resumed where it stopped. A day with no items is refused before
+    /// anything is recorded, so it is never marked posted.
     pub async fn publish(
         &self,
         date: NaiveDate,
@@ -293,10 +398,15 @@ impl Publisher {
         force: bool,
     ) -> Result<PublishReport, PublishError> {
         let _one_at_a_time = self.publish_lock.lock().await;
-        if !force && self.is_posted(date)? {
+        if !force && self.is_posted(date).await? {
             return Err(PublishError::AlreadyPosted(date));
         }
-        let keys = self.prepare(date, &trigger, force)?;
+        let targets = self.telegram.targets.clone();
+        let label = trigger.label();
+        let keys = self
+            .core
+            .blocking(move |core| prepare(core, &targets, date, &label, force))
+            .await?;
         let mut targets = Vec::new();
         for (key, target) in keys {
             targets.push(self.deliver(&key, &target).await);
@@ -319,63 +429,21 @@ impl Publisher {
         Ok(report)
     }
 
-    /// Finds or records the run to deliver for each target.
-    fn prepare(
-        &self,
-        date: NaiveDate,
-        trigger: &Trigger,
-        force: bool,
-    ) -> Result<Vec<(PublicationKey, TargetConfig)>, PublishError> {
-        with_app(&self.app, |app| {
-            let mut messages: Option<Vec<OutgoingMessage>> = None;
-            let mut keys = Vec::new();
-            for (index, target) in self.telegram.targets.iter().enumerate() {
-                if ChatRef::parse(&target.chat).is_none() {
-                    return Err(PublishError::BadTarget(index));
-                }
-                let thread = target.thread_id.unwrap_or(0);
-                let latest = app.store.latest_publication(date, &target.chat, thread)?;
-                let run = match latest {
-                    // A run that stopped or failed part-way goes on from its first unsent
-                    // part, with the texts recorded when it started.
-                    Some(p) if p.state != PublicationState::Done && !force => {
-                        keys.push((p.key, target.clone()));
-                        continue;
-                    }
-                    Some(p) if p.state == PublicationState::Done && !force => continue,
-                    Some(p) => p.key.run + 1,
-                    None => 1,
-                };
-                let parts = match &messages {
-                    Some(m) => m.clone(),
-                    None => {
-                        let (_, m) = app.brief_messages(date)?;
-                        messages = Some(m.clone());
-                        m
-                    }
-                };
-                let key = PublicationKey {
-                    brief_date: date,
-                    chat: target.chat.clone(),
-                    thread_id: thread,
-                    run,
-                };
-                app.store
-                    .start_publication(&key, &trigger.label(), &parts)?;
-                keys.push((key, target.clone()));
-            }
-            Ok(keys)
-        })
-    }
-
     /// At start: posts a previous process left unfinished (pending, or failed on an
     /// error that may have cleared) are finished, if they are of `today` or the day before;
     /// older ones are left alone rather than posted late into the group. Then digests a
     /// stop or crash left unsent for those days go out.
     pub async fn resume_unfinished(&self, today: NaiveDate) -> Vec<PublishReport> {
         let oldest = today.pred_opt().unwrap_or(today);
-        let unfinished =
-            with_app(&self.app, |app| app.store.unfinished_publications()).unwrap_or_default();
+        let unfinished = self
+            .core
+            .db
+            .run(|store| store.unfinished_publications())
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!("reading unfinished posts: {e}");
+                Vec::new()
+            });
         let mut dates: Vec<NaiveDate> = unfinished
             .iter()
             .map(|p| p.key.brief_date)
@@ -390,20 +458,24 @@ impl Publisher {
             }
         }
         for date in [oldest, today] {
-            if !self.stopping() && self.is_posted(date).unwrap_or(false) {
+            if !self.stopping() && self.is_posted(date).await.unwrap_or(false) {
                 self.send_digests(date).await;
             }
         }
         reports
     }
 
-    fn chat_for(&self, target: &TargetConfig) -> Option<ChatRef> {
-        let migrated = with_app(&self.app, |app| app.store.migrated_chat(&target.chat))
+    /// The chat a target's messages go to now: the new id after a migration.
+    async fn chat_for(&self, target: &Target) -> ChatRef {
+        let chat = target.chat_key();
+        let migrated = self
+            .core
+            .db
+            .run(move |store| store.migrated_chat(&chat))
+            .await
             .ok()
             .flatten();
-        migrated
-            .map(ChatRef::Id)
-            .or_else(|| ChatRef::parse(&target.chat))
+        migrated.map_or_else(|| target.chat.clone(), ChatRef::Id)
     }
 
     /// Runs `work` unless a stop is requested first; `None` when stopping.
@@ -418,13 +490,18 @@ impl Publisher {
         }
     }
 
-    /// Writes a delivery record, retrying briefly (the database may be busy with an
-    /// ingest). `false` when it could not be written: the caller must not go on as if it
-    /// had been, or a restart would resend what was confirmed.
-    async fn record(&self, what: &str, f: impl Fn(&App) -> Result<(), StoreError>) -> bool {
+    /// Runs a delivery-record write on its own connection, retrying briefly (the
+    /// database may be busy past its timeout). `None` when it could not be written: the
+    /// caller must not go on as if it had been, or a restart would resend what was
+    /// confirmed.
+    async fn with_retries<T, F>(&self, what: &str, f: F) -> Option<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Store) -> Result<T, StoreError> + Send + Clone + 'static,
+    {
         for attempt in 1..=RECORD_ATTEMPTS {
-            match with_app(&self.app, |app| f(app)) {
-                Ok(()) => return true,
+            match self.core.db.run(f.clone()).await {
+                Ok(value) => return Some(value),
                 Err(e) if attempt == RECORD_ATTEMPTS => {
                     tracing::error!("recording {what}: {e}");
                 }
@@ -434,227 +511,260 @@ impl Publisher {
                 }
             }
         }
-        false
+        None
+    }
+
+    /// The one routine every message goes through: waits for its pacing slot, sends,
+    /// and handles Telegram's answer within `budget`. A 429 is waited out (not a
+    /// failure); a 5xx, no connection or no answer is retried with growing pauses; a
+    /// migrated group is followed (`chat` is updated). Stops between attempts, never
+    /// mid-request, when the process is asked to stop.
+    async fn send_paced(
+        &self,
+        chat: &mut ChatRef,
+        message: &OutgoingMessage,
+        options: &SendOptions,
+        budget: RetryBudget,
+        record: &mut impl SendRecord,
+        retries: &mut u32,
+    ) -> SendOutcome {
+        let mut rate_limits = 0;
+        let mut transient = budget.transient;
+        let mut migrations = 0;
+        let mut backoff = Duration::from_secs(1);
+        let outcome = loop {
+            if self
+                .unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
+                .await
+                .is_none()
+            {
+                break SendOutcome::Stopped;
+            }
+            match record.before_attempt().await {
+                Attempt::Go => {}
+                Attempt::AlreadySent => break SendOutcome::AlreadySent,
+                Attempt::NotRecorded => break SendOutcome::NotRecorded,
+            }
+            let sent = self.api.send_message(chat, message, options).await;
+            observe(&self.metrics, &sent);
+            match sent {
+                Ok(message_id) => break SendOutcome::Sent(message_id),
+                Err(ApiError::RetryAfter(wait))
+                    if wait <= budget.max_wait && rate_limits < budget.rate_limits =>
+                {
+                    // Not sent: wait as told (in the pacer), not counted as a failure.
+                    rate_limits += 1;
+                    *retries += 1;
+                    self.metrics.message_retried("429");
+                    record.not_sent("429").await;
+                    self.pacer.hold(&chat.key(), wait);
+                }
+                Err(ApiError::Migrated(new_id))
+                    if budget.follow_migration && migrations < MAX_MIGRATIONS =>
+                {
+                    migrations += 1;
+                    self.metrics.message_retried("migrated");
+                    record.migrated(new_id).await;
+                    record.not_sent("migrated").await;
+                    *chat = ChatRef::Id(new_id);
+                }
+                Err(
+                    e @ (ApiError::Server(..) | ApiError::Unreachable(_) | ApiError::Ambiguous(_)),
+                ) if transient > 0 => {
+                    // Surely not sent, or (a timeout) perhaps sent: either way it is
+                    // sent again; at-least-once.
+                    transient -= 1;
+                    *retries += 1;
+                    self.metrics.message_retried(reason(&e));
+                    let text = e.to_string();
+                    tracing::warn!("sending to {chat}: {text}; retrying in {backoff:?}");
+                    record.not_sent(&text).await;
+                    if self
+                        .unless_stopped(tokio::time::sleep(backoff))
+                        .await
+                        .is_none()
+                    {
+                        break SendOutcome::Stopped;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => break SendOutcome::Failed(e),
+            }
+        };
+        match &outcome {
+            SendOutcome::Sent(_) => self.metrics.message_sent(),
+            SendOutcome::Failed(e) => self.metrics.message_failed(reason(e)),
+            SendOutcome::Stopped => self.metrics.message_failed("stopped"),
+            SendOutcome::NotRecorded => self.metrics.message_failed("not_recorded"),
+            SendOutcome::AlreadySent => {}
+        }
+        outcome
     }
 
     /// Sends the parts of one run that are not sent yet, in order. Stops between parts
     /// (never mid-request) when the process is asked to stop.
-    async fn deliver(&self, key: &PublicationKey, target: &TargetConfig) -> TargetReport {
+    async fn deliver(&self, key: &PublicationKey, target: &Target) -> TargetReport {
         let mut report = TargetReport {
-            chat: target.chat.clone(),
+            chat: target.chat_key(),
             thread_id: key.thread_id,
             ..TargetReport::default()
         };
-        let parts = match with_app(&self.app, |app| app.store.outbox_parts(key)) {
-            Ok(parts) => parts,
-            Err(e) => {
-                report.error = Some(e.to_string());
-                return report;
+        let parts = {
+            let key = key.clone();
+            match self.core.db.run(move |store| store.outbox_parts(&key)).await {
+                Ok(parts) => parts,
+                Err(e) => {
+                    report.error = Some(e.to_string());
+                    return report;
+                }
             }
         };
         report.parts = parts.len();
         report.already_sent = parts.iter().filter(|p| p.state == PartState::Sent).count();
-        let Some(mut chat) = self.chat_for(target) else {
-            report.error = Some(format!("{} is not a chat id or @username", target.chat));
-            return report;
-        };
+        let mut chat = self.chat_for(target).await;
         let options = options_for(target);
         let what = format!("the post of {} to {}", key.brief_date, key.chat);
-        let what = what.as_str();
+        let budget = RetryBudget {
+            rate_limits: MAX_RATE_LIMITS_PER_PART,
+            max_wait: MAX_RETRY_AFTER,
+            transient: self.telegram.max_retries,
+            follow_migration: true,
+        };
         for part in parts.into_iter().filter(|p| p.state != PartState::Sent) {
-            let mut failures_left = self.telegram.max_retries;
-            let mut rate_limits = 0;
-            let mut migrations = 0;
-            let mut backoff = Duration::from_secs(1);
-            let failure = loop {
-                if self
-                    .unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
-                    .await
-                    .is_none()
-                {
-                    break Some(STOPPED.to_string());
+            let mut record = PartRecord {
+                publisher: self,
+                key,
+                part: part.part,
+                target,
+                what: &what,
+            };
+            let outcome = self
+                .send_paced(
+                    &mut chat,
+                    &part.message,
+                    &options,
+                    budget,
+                    &mut record,
+                    &mut report.retries,
+                )
+                .await;
+            let (state, error) = match outcome {
+                SendOutcome::AlreadySent => {
+                    report.already_sent += 1;
+                    continue;
                 }
-                if !self
-                    .record(what, |app| {
-                        app.store
-                            .set_part_state(key, part.part, PartState::Sending, None, None)
-                    })
-                    .await
-                {
-                    break Some(
-                        "the delivery record could not be written; stopped to avoid double posts"
-                            .to_string(),
-                    );
-                }
-                let requeue = |note: String| async move {
-                    self.record(what, |app| {
-                        app.store.set_part_state(
-                            key,
-                            part.part,
-                            PartState::Pending,
-                            None,
-                            Some(&note),
-                        )
-                    })
-                    .await
-                };
-                let outcome = self.api.send_message(&chat, &part.message, &options).await;
-                observe(&self.metrics, &outcome);
-                match outcome {
-                    Ok(message_id) => {
-                        self.metrics.message_sent();
-                        // Sent: if even this cannot be recorded, stop, so that at most
-                        // this one part is sent again after a restart.
-                        if !self
-                            .record(what, |app| {
-                                app.store.set_part_state(
-                                    key,
-                                    part.part,
-                                    PartState::Sent,
-                                    Some(message_id),
-                                    None,
-                                )
-                            })
-                            .await
-                        {
-                            break Some("a sent part could not be recorded; stopped".to_string());
-                        }
-                        report.sent += 1;
-                        break None;
-                    }
-                    Err(ApiError::RetryAfter(wait))
-                        if wait <= MAX_RETRY_AFTER && rate_limits < MAX_RATE_LIMITS_PER_PART =>
-                    {
-                        // Not sent: wait as told (in the pacer), not counted as a failure.
-                        rate_limits += 1;
-                        report.retries += 1;
-                        self.metrics.message_retried("429");
-                        requeue("429".to_string()).await;
-                        self.pacer.hold(&chat.key(), wait);
-                    }
-                    Err(ApiError::Migrated(new_id)) if migrations < MAX_MIGRATIONS => {
-                        migrations += 1;
-                        self.metrics.message_retried("migrated");
-                        tracing::warn!("{} became supergroup {new_id}; sending there", target.chat);
-                        self.record(what, |app| {
-                            app.store.set_migrated_chat(&target.chat, new_id)
-                        })
-                        .await;
-                        requeue("migrated".to_string()).await;
-                        chat = ChatRef::Id(new_id);
-                    }
-                    Err(
-                        e @ (ApiError::Server(..)
-                        | ApiError::Unreachable(_)
-                        | ApiError::Ambiguous(_)),
-                    ) if failures_left > 0 => {
-                        // Surely not sent, or (a timeout) perhaps sent: either way it is
-                        // sent again; at-least-once.
-                        failures_left -= 1;
-                        report.retries += 1;
-                        self.metrics.message_retried(reason(&e));
-                        let text = e.to_string();
-                        tracing::warn!(
-                            "part {} of {what}: {text}; retrying in {backoff:?}",
-                            part.part
-                        );
-                        requeue(text).await;
-                        if self
-                            .unless_stopped(tokio::time::sleep(backoff))
-                            .await
-                            .is_none()
-                        {
-                            break Some(STOPPED.to_string());
-                        }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                    }
-                    Err(e) => {
-                        self.metrics.message_failed(reason(&e));
-                        let text = if e.is_chat_not_found() {
-                            format!(
-                                "{}: chat not found; check telegram.targets and that the bot is a member",
-                                target.chat
-                            )
-                        } else {
-                            format!("{}: {e}", target.chat)
-                        };
-                        tracing::error!("part {} of {what}: {text}", part.part);
-                        report.failures += 1;
-                        self.record(what, |app| {
-                            app.store.set_part_state(
-                                key,
-                                part.part,
-                                PartState::Failed,
+                SendOutcome::Sent(message_id) => {
+                    let key = key.clone();
+                    let number = part.part;
+                    let recorded = self
+                        .with_retries(&what, move |store| {
+                            store.set_part_state(
+                                &key,
+                                number,
+                                PartState::Sent,
+                                Some(message_id),
                                 None,
-                                Some(&text),
                             )
                         })
                         .await;
-                        break Some(text);
+                    if recorded.is_some() {
+                        report.sent += 1;
+                        continue;
                     }
+                    // Sent, but not recorded: stop, so that at most this one part is
+                    // sent again after a restart.
+                    report.sent += 1;
+                    (
+                        PublicationState::Failed,
+                        "a sent part could not be recorded; stopped".to_string(),
+                    )
+                }
+                SendOutcome::Stopped => (
+                    // Not sent now; it stays pending for the next start.
+                    PublicationState::Pending,
+                    "stopped before finishing; the rest is sent on the next start".to_string(),
+                ),
+                SendOutcome::NotRecorded => (
+                    PublicationState::Failed,
+                    "the delivery record could not be written; stopped to avoid double posts"
+                        .to_string(),
+                ),
+                SendOutcome::Failed(e) => {
+                    let text = if e.is_chat_not_found() {
+                        format!(
+                            "{}: chat not found; check telegram.targets and that the bot is a member",
+                            target.chat
+                        )
+                    } else {
+                        format!("{}: {e}", target.chat)
+                    };
+                    tracing::error!("part {} of {what}: {text}", part.part);
+                    report.failures += 1;
+                    let (key, number, note) = (key.clone(), part.part, text.clone());
+                    self.with_retries(&what, move |store| {
+                        store.set_part_state(&key, number, PartState::Failed, None, Some(&note))
+                    })
+                    .await;
+                    (PublicationState::Failed, text)
                 }
             };
-            if let Some(error) = failure {
-                if error == STOPPED {
-                    // Not sent now; it stays pending for the next start.
-                    self.metrics.message_failed("stopped");
-                }
-                let state = if error == STOPPED {
-                    PublicationState::Pending
-                } else {
-                    PublicationState::Failed
-                };
-                self.record(what, |app| {
-                    app.store.finish_publication(
-                        key,
-                        state,
-                        i64::from(report.retries),
-                        i64::from(report.failures),
-                        Some(&error),
-                    )
-                })
+            self.finish(key, state, &report, Some(error.clone()), &what)
                 .await;
-                report.error = Some(error);
-                return report;
-            }
+            report.error = Some(error);
+            return report;
         }
-        self.record(what, |app| {
-            app.store.finish_publication(
-                key,
-                PublicationState::Done,
-                i64::from(report.retries),
-                0,
-                None,
-            )
+        self.finish(key, PublicationState::Done, &report, None, &what)
+            .await;
+        report
+    }
+
+    async fn finish(
+        &self,
+        key: &PublicationKey,
+        state: PublicationState,
+        report: &TargetReport,
+        error: Option<String>,
+        what: &str,
+    ) {
+        let key = key.clone();
+        let (retries, failures) = (i64::from(report.retries), i64::from(report.failures));
+        self.with_retries(what, move |store| {
+            store.finish_publication(&key, state, retries, failures, error.as_deref())
         })
         .await;
-        report
     }
 
     /// Sends each active subscriber one message listing the day's items in their topics.
     pub async fn send_digests(&self, date: NaiveDate) -> DigestReport {
         let mut report = DigestReport::default();
-        let work = with_app(
-            &self.app,
-            |app| -> Result<Vec<(i64, i64, OutgoingMessage)>, AppError> {
-                let mut pending = Vec::new();
-                for s in app.store.active_subscribers()? {
-                    if app.store.digest_state(date, s.user_id)?.as_deref() != Some("sent") {
-                        pending.push(s);
+        let work = self
+            .core
+            .blocking(move |core| -> Result<_, AppError> {
+                let pending: Vec<_> = core.db.with(|store| {
+                    let mut pending = Vec::new();
+                    for s in store.active_subscribers()? {
+                        if store.digest_state(date, s.user_id)? != Some(DigestState::Sent) {
+                            pending.push(s);
+                        }
                     }
-                }
+                    Ok(pending)
+                })?;
                 let mut work = Vec::new();
-                for (s, message) in app.digests(date, &pending)? {
+                let mut skipped = 0;
+                for (s, message) in core.digests(date, &pending)? {
                     match message {
                         Some(message) => work.push((s.user_id, s.chat_id, message)),
-                        None => report.skipped += 1,
+                        None => skipped += 1,
                     }
                 }
-                Ok(work)
-            },
-        );
+                Ok((work, skipped))
+            })
+            .await;
         let work = match work {
-            Ok(w) => w,
+            Ok((work, skipped)) => {
+                report.skipped = skipped;
+                work
+            }
             Err(e) => {
                 tracing::error!("preparing digests of {date}: {e}");
                 return report;
@@ -662,98 +772,86 @@ impl Publisher {
         };
         // Several sends in flight, so one slow or unreachable subscriber never holds up
         // the others; the pacer keeps the total within Telegram's overall rate.
-        let concurrency = Arc::new(tokio::sync::Semaphore::new(
-            self.telegram.global_per_second.max(1) as usize,
-        ));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (user_id, chat_id, message) in work {
-            if self.stopping() {
-                break;
-            }
-            let Ok(permit) = concurrency.clone().acquire_owned().await else {
-                break;
-            };
-            let api = self.api.clone();
-            let pacer = self.pacer.clone();
-            let app = self.app.clone();
-            let mut stop = self.shutdown.clone();
-            let metrics = Arc::clone(&self.metrics);
-            tasks.spawn(async move {
-                let _permit = permit;
-                let chat = ChatRef::Id(chat_id);
-                let chat_key = chat.key();
-                let mut rate_limits = 0;
-                let outcome = loop {
-                    tokio::select! {
-                        _ = pacer.wait(&chat_key, false) => {}
-                        _ = stop.wait_for(|s| *s) => break Err(ApiError::Stopped),
-                    }
-                    let sent = api
-                        .send_message(&chat, &message, &SendOptions::default())
-                        .await;
-                    observe(&metrics, &sent);
-                    match sent {
-                        Err(ApiError::RetryAfter(wait))
-                            if rate_limits < 5 && wait <= MAX_REPLY_WAIT =>
-                        {
-                            rate_limits += 1;
-                            metrics.message_retried("429");
-                            pacer.hold(&chat.key(), wait);
-                        }
-                        other => break other,
-                    }
-                };
-                count_final(&metrics, &outcome);
-                if matches!(outcome, Err(ApiError::Stopped)) {
-                    // Not sent, nothing recorded: the next start sends it.
-                    return Ok(3);
-                }
-                with_app(&app, |app| match &outcome {
-                    Ok(id) => app
-                        .store
-                        .set_digest_state(date, user_id, "sent", Some(*id), None)
-                        .map(|_| 0),
-                    Err(ApiError::Forbidden(reason)) => {
-                        app.store.deactivate_subscriber(user_id, reason)?;
-                        app.store
-                            .set_digest_state(date, user_id, "failed", None, Some(reason))
-                            .map(|_| 2)
-                    }
-                    Err(e) => app
-                        .store
-                        .set_digest_state(date, user_id, "failed", None, Some(&e.to_string()))
-                        .map(|_| 1),
-                })
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(Ok(0)) => report.sent += 1,
-                Ok(Ok(3)) => {}
-                Ok(Ok(2)) => {
+        let concurrency = self.telegram.global_per_second.max(1) as usize;
+        let outcomes = futures_util::StreamExt::collect::<Vec<_>>(
+            futures_util::StreamExt::buffer_unordered(
+                futures_util::stream::iter(
+                    work.into_iter()
+                        .map(|(user_id, chat_id, message)| self.digest_one(date, user_id, chat_id, message)),
+                ),
+                concurrency,
+            ),
+        )
+        .await;
+        for outcome in outcomes {
+            match outcome {
+                DigestOutcome::Sent => report.sent += 1,
+                DigestOutcome::Failed => report.failed += 1,
+                DigestOutcome::Deactivated => {
                     report.failed += 1;
                     report.deactivated += 1;
                 }
-                Ok(Ok(_)) => report.failed += 1,
-                Ok(Err(e)) => {
-                    tracing::error!("recording a digest: {e}");
-                    report.failed += 1;
-                }
-                Err(e) => {
-                    tracing::error!("digest task: {e}");
-                    report.failed += 1;
-                }
+                DigestOutcome::Stopped => {}
             }
         }
         report
     }
 
+    async fn digest_one(
+        &self,
+        date: NaiveDate,
+        user_id: i64,
+        chat_id: i64,
+        message: OutgoingMessage,
+    ) -> DigestOutcome {
+        let mut chat = ChatRef::Id(chat_id);
+        let outcome = self
+            .send_paced(
+                &mut chat,
+                &message,
+                &SendOptions::default(),
+                RetryBudget::reply(5),
+                &mut NoRecord,
+                &mut 0,
+            )
+            .await;
+        let (state, message_id, error, result) = match outcome {
+            // Not sent, nothing recorded: the next start sends it.
+            SendOutcome::Stopped | SendOutcome::NotRecorded | SendOutcome::AlreadySent => {
+                return DigestOutcome::Stopped;
+            }
+            SendOutcome::Sent(id) => (DigestState::Sent, Some(id), None, DigestOutcome::Sent),
+            SendOutcome::Failed(ApiError::Forbidden(reason)) => (
+                DigestState::Failed,
+                None,
+                Some(reason),
+                DigestOutcome::Deactivated,
+            ),
+            SendOutcome::Failed(e) => (
+                DigestState::Failed,
+                None,
+                Some(e.to_string()),
+                DigestOutcome::Failed,
+            ),
+        };
+        let deactivate = matches!(result, DigestOutcome::Deactivated);
+        let recorded = self
+            .with_retries("a digest", move |store| {
+                if deactivate {
+                    store.deactivate_subscriber(user_id, error.as_deref().unwrap_or(""))?;
+                }
+                store.set_digest_state(date, user_id, state, message_id, error.as_deref())
+            })
+            .await;
+        match recorded {
+            Some(()) => result,
+            None => DigestOutcome::Failed,
+        }
+    }
+
     /// Sends a private message to every configured admin; errors are logged, never raised.
     pub async fn tell_admins(&self, text: &str) {
-        let message = OutgoingMessage {
-            text: text.to_string(),
-            entities: Vec::new(),
-        };
+        let message = OutgoingMessage::plain(text);
         for admin in &self.telegram.admins {
             if let Err(e) = self
                 .reply(&ChatRef::Id(*admin), &message, SendOptions::default())
@@ -771,28 +869,24 @@ impl Publisher {
         message: &OutgoingMessage,
         options: SendOptions,
     ) -> Result<i64, ApiError> {
-        let mut rate_limits = 0;
-        let outcome = loop {
-            if self
-                .unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
-                .await
-                .is_none()
-            {
-                break Err(ApiError::Stopped);
+        let mut chat = chat.clone();
+        match self
+            .send_paced(
+                &mut chat,
+                message,
+                &options,
+                RetryBudget::reply(3),
+                &mut NoRecord,
+                &mut 0,
+            )
+            .await
+        {
+            SendOutcome::Sent(id) => Ok(id),
+            SendOutcome::Failed(e) => Err(e),
+            SendOutcome::Stopped | SendOutcome::NotRecorded | SendOutcome::AlreadySent => {
+                Err(ApiError::Stopped)
             }
-            let sent = self.api.send_message(chat, message, &options).await;
-            observe(&self.metrics, &sent);
-            match sent {
-                Err(ApiError::RetryAfter(wait)) if rate_limits < 3 && wait <= MAX_REPLY_WAIT => {
-                    rate_limits += 1;
-                    self.metrics.message_retried("429");
-                    self.pacer.hold(&chat.key(), wait);
-                }
-                other => break other,
-            }
-        };
-        count_final(&self.metrics, &outcome);
-        outcome
+        }
     }
 
     /// Replaces a message (topic paging), paced like a send: edits count against the same
@@ -815,6 +909,53 @@ impl Publisher {
         observe(&self.metrics, &outcome);
         outcome
     }
+}
+
+/// Finds or records the run to deliver for each target (blocking: it composes and
+/// renders the day, and writes the outbox).
+fn prepare(
+    core: &Core,
+    targets: &[Target],
+    date: NaiveDate,
+    trigger: &str,
+    force: bool,
+) -> Result<Vec<(PublicationKey, Target)>, PublishError> {
+    let mut conn = core.db.get()?;
+    let mut messages: Option<Vec<OutgoingMessage>> = None;
+    let mut keys = Vec::new();
+    for target in targets {
+        let chat = target.chat_key();
+        let thread = target.thread();
+        let latest = conn.latest_publication(date, &chat, thread)?;
+        let run = match latest {
+            // A run that stopped or failed part-way goes on from its first unsent part,
+            // with the texts recorded when it started.
+            Some(p) if p.state != PublicationState::Done && !force => {
+                keys.push((p.key, target.clone()));
+                continue;
+            }
+            Some(p) if p.state == PublicationState::Done && !force => continue,
+            Some(p) => p.key.run + 1,
+            None => 1,
+        };
+        let parts = match &messages {
+            Some(m) => m.clone(),
+            None => {
+                let (_, m) = core.brief_messages(date)?;
+                messages = Some(m.clone());
+                m
+            }
+        };
+        let key = PublicationKey {
+            brief_date: date,
+            chat,
+            thread_id: thread,
+            run,
+        };
+        conn.start_publication(&key, trigger, &parts)?;
+        keys.push((key, target.clone()));
+    }
+    Ok(keys)
 }
 
 /// An inline keyboard with one "更多" button carrying `data`.

@@ -20,7 +20,8 @@ use crate::config::{InsightsMode, RenderConfig};
 use crate::model::{Direction, Item};
 use crate::topics::Topic;
 use split::{Block, SplitLimits, number_parts, split_blocks};
-use text::{FormattedText, OutgoingMessage, check_template_tags, parse_html};
+use crate::message::OutgoingMessage;
+use text::{FormattedText, check_template_tags, parse_html};
 
 /// Every template ecobrief renders, with its built-in source.
 pub const TEMPLATES: &[(&str, &str)] = &[

@@ -2,9 +2,8 @@
 //! HTML into it. We send text + entities, so Telegram never parses our markup; this parser
 //! accepts exactly the tags Telegram's HTML mode knows and rejects the rest by name.
 
-use serde::Serialize;
-
 use crate::ingest::text::decode_entities;
+use crate::message::{MessageEntity, OutgoingMessage};
 
 /// One formatting span. Offsets are byte offsets into [`FormattedText::text`] while we
 /// work; they become UTF-16 code units only in [`FormattedText::to_message`].
@@ -52,26 +51,6 @@ impl EntityKind {
 pub struct FormattedText {
     pub text: String,
     pub entities: Vec<Entity>,
-}
-
-/// A Bot API `MessageEntity`, offsets in UTF-16 code units.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct MessageEntity {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub offset: usize,
-    pub length: usize,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub language: Option<String>,
-}
-
-/// A message ready for `sendMessage` (`text` + `entities`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct OutgoingMessage {
-    pub text: String,
-    pub entities: Vec<MessageEntity>,
 }
 
 impl FormattedText {

@@ -15,7 +15,6 @@ use crate::ingest::impact::{ImpactLine, parse_impact_line};
 use crate::ingest::text::normalize_space;
 use crate::ingest::{article::clean_summary, content_hash, item_key};
 use crate::model::{DocumentMeta, Item, ItemKind, ParsedDocument};
-use crate::publish::with_app;
 
 /// The `source` label items pushed here are counted under in `/metrics`.
 pub const API_SOURCE: &str = "api";
@@ -236,25 +235,24 @@ pub(super) async fn post_items(State(state): State<ServerState>, request: Reques
             );
         }
     };
-    let app = state.app.clone();
+    let core = state.core.clone();
     let stored = tokio::task::spawn_blocking(move || match kind {
-        BodyKind::Document => with_app(&app, |app| app.ingest_bytes(&name, &body, API_SOURCE)),
+        BodyKind::Document => core.ingest_bytes(&name, &body, API_SOURCE),
         BodyKind::Json => {
             let raw = String::from_utf8_lossy(&body);
             let item: JsonItem = serde_json::from_slice(&body)
                 .map_err(|e| IngestOutcomeError::Invalid(format!("JSON item: {e}")))?;
-            with_app(&app, |app| {
-                let doc = item
-                    .into_document(app.config.tz(), &raw)
-                    .map_err(|e| IngestOutcomeError::Invalid(format!("JSON item: {e}")))?;
-                app.store_document(&doc, API_SOURCE)
-            })
+            let doc = item
+                .into_document(core.settings.tz, &raw)
+                .map_err(|e| IngestOutcomeError::Invalid(format!("JSON item: {e}")))?;
+            core.store_document(&doc, API_SOURCE)
         }
     })
     .await;
     match stored {
         Ok(Ok(keys)) => {
             tracing::info!("API: stored {} item(s)", keys.len());
+            state.ingested.ring();
             (StatusCode::CREATED, axum::Json(json!({ "items": keys }))).into_response()
         }
         Ok(Err(IngestOutcomeError::Invalid(message))) => error(StatusCode::BAD_REQUEST, message),

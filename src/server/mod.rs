@@ -1,7 +1,7 @@
 //! The HTTP server: the items API, health and readiness probes, Prometheus metrics, and in
 //! webhook mode Telegram's updates, all on one listener (`server.listen`).
 //!
-//! The router is built here; `telegram::serve` binds the listener, merges in the webhook
+//! The router is built here; the application binds the listener, merges in the webhook
 //! route when needed and runs it until the process stops.
 
 pub mod items;
@@ -18,8 +18,9 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::app::Core;
 use crate::metrics::Metrics;
-use crate::publish::{SharedApp, with_app};
+use crate::notify::IngestBell;
 
 /// Bearer token for `POST /api/items`.
 pub const API_TOKEN_VAR: &str = "ECOBRIEF_API_TOKEN";
@@ -70,27 +71,24 @@ impl Secrets {
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ServerState {
-    pub app: SharedApp,
+    pub core: Core,
     pub metrics: Arc<Metrics>,
     /// `None`: the API answers 503 until a token is configured.
     pub api_token: Option<Arc<str>>,
     pub max_body_bytes: usize,
+    /// Rung after a push stored documents.
+    pub ingested: IngestBell,
 }
 
 impl ServerState {
-    /// The state for `app`, with its metrics and `server.max_body_bytes`.
-    pub fn new(app: SharedApp, api_token: Option<String>) -> ServerState {
-        let (metrics, max_body_bytes) = with_app(&app, |a| {
-            (
-                a.metrics.clone(),
-                usize::try_from(a.config.server.max_body_bytes).unwrap_or(usize::MAX),
-            )
-        });
+    /// The state for `core`, with its metrics and `server.max_body_bytes`.
+    pub fn new(core: Core, api_token: Option<String>, ingested: IngestBell) -> ServerState {
         ServerState {
-            app,
-            metrics,
+            metrics: Arc::clone(&core.metrics),
+            max_body_bytes: core.settings.server.max_body_bytes,
+            core,
             api_token: api_token.filter(|t| !t.is_empty()).map(Arc::from),
-            max_body_bytes,
+            ingested,
         }
     }
 }
@@ -110,7 +108,7 @@ pub fn router(state: ServerState) -> Router {
 }
 
 /// Binds `address`; the error names the address and the setting to change.
-pub async fn bind(address: &str) -> Result<TcpListener, String> {
+pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(address).await.map_err(|e| {
         format!(
             "cannot listen on {address} (server.listen): {e}; free the port, choose another \
@@ -228,16 +226,16 @@ async fn healthz() -> &'static str {
 /// Ready when the database takes a write and Telegram answered the last request (or none
 /// was made yet).
 async fn readyz(State(state): State<ServerState>) -> Response {
-    let app = state.app.clone();
-    let write = tokio::task::spawn_blocking(move || {
+    // Its own connection, on a blocking thread: an ingest or a slow reader elsewhere
+    // cannot hold it up, only another writer for the busy timeout.
+    let write = state.core.db.run(|store| {
         let now = chrono::Utc::now().to_rfc3339();
-        with_app(&app, |a| a.store.set_meta_value("ready_check", &now))
+        store.set_meta_value("ready_check", &now)
     });
     let not_ready = |reason: String| (StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
     match tokio::time::timeout(READY_TIMEOUT, write).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => return not_ready(format!("database not writable: {e}\n")),
-        Ok(Err(e)) => return not_ready(format!("database check failed: {e}\n")),
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return not_ready(format!("database not writable: {e}\n")),
         Err(_) => {
             return not_ready(format!(
                 "database busy: no write within {} s\n",
@@ -253,22 +251,12 @@ async fn readyz(State(state): State<ServerState>) -> Response {
 
 /// Prometheus text exposition.
 async fn metrics(State(state): State<ServerState>) -> Response {
-    let app = state.app.clone();
-    let subscribers =
-        tokio::task::spawn_blocking(move || with_app(&app, |a| a.store.subscriber_count())).await;
-    let subscribers = match subscribers {
-        Ok(Ok(n)) => n,
-        Ok(Err(e)) => {
+    let subscribers = match state.core.db.run(|store| store.subscriber_count()).await {
+        Ok(n) => n,
+        Err(e) => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("cannot count subscribers: {e}\n"),
-            )
-                .into_response();
-        }
-        Err(e) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("metrics task failed: {e}\n"),
             )
                 .into_response();
         }

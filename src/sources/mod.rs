@@ -2,9 +2,10 @@
 //! `/ingest`.
 //!
 //! [`poll_all`] polls every configured source and returns a [`SourcesReport`]; it does not
-//! talk to Telegram, so its callers ([`poll_and_notify`]) decide what admins hear. HTTP
-//! happens with the app unlocked; the app is locked only for short store work (reading
-//! the sources' state, saving what a fetch gave, recording health).
+//! talk to Telegram: admins hear about health changes through a [`Notifier`]
+//! ([`poll_and_notify`]). HTTP runs on the async workers; reading folders, parsing what
+//! was fetched and every store write run on blocking threads, each with its own database
+//! connection, so nothing else waits for a poll.
 //!
 //! Each source is polled on its own task and fails on its own: a bad feed (HTML instead of
 //! XML, a timeout, an oversized body) gives that source an error and leaves the other
@@ -20,11 +21,10 @@ use std::time::Duration;
 use chrono::Utc;
 use chrono_tz::Tz;
 
-use crate::app::{App, DirSourceError, IngestOutcomeError, bytes_hash};
-use crate::config::{FetchConfig, SourceConfig};
-use crate::model::ParsedDocument;
-use crate::publish::{Publisher, SharedApp, with_app};
-use crate::store::SaveOutcome;
+use crate::app::{AppError, Core, DirSourceError, IngestOutcomeError, bytes_hash};
+use crate::config::FetchConfig;
+use crate::notify::Notifier;
+use crate::settings::{Source, SourceSpec};
 use crate::store::sources::{HealthChange, SourceState, Validators};
 use http::{FetchError, FetchSpec, Fetched};
 
@@ -80,6 +80,15 @@ pub enum SourceError {
     Task { name: String, message: String },
 }
 
+impl From<AppError> for SourceError {
+    fn from(e: AppError) -> SourceError {
+        SourceError::Task {
+            name: String::new(),
+            message: e.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     Dir,
@@ -88,11 +97,11 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    fn of(source: &SourceConfig) -> SourceKind {
-        match source {
-            SourceConfig::Dir { .. } => SourceKind::Dir,
-            SourceConfig::Feed { .. } => SourceKind::Feed,
-            SourceConfig::Url { .. } => SourceKind::Url,
+    fn of(source: &Source) -> SourceKind {
+        match source.kind {
+            SourceSpec::Dir { .. } => SourceKind::Dir,
+            SourceSpec::Feed { .. } => SourceKind::Feed,
+            SourceSpec::Url { .. } => SourceKind::Url,
         }
     }
 }
@@ -109,6 +118,9 @@ pub enum Outcome {
     /// Read, parsed and saved.
     Ingested,
     Failed,
+    /// Still being fetched when the caller's deadline came (a publish goes on without
+    /// it); it finishes, and records its health, on its own.
+    Late,
 }
 
 /// One source's part of a poll.
@@ -145,6 +157,7 @@ impl SourceReport {
                 self.source, self.items, self.new_items
             ),
             Outcome::Failed => format!("❌ {}", self.error.as_deref().unwrap_or("失败")),
+            Outcome::Late => format!("⏳ {}：仍在抓取，完成后入库", self.source),
         }
     }
 
@@ -214,15 +227,16 @@ impl Done {
 
 /// Polls every configured source that is due (every one when `force`), each on its own
 /// task, and records each one's health. Never fails as a whole: a source that cannot be
-/// polled is reported as failed.
-pub async fn poll_all(app: &SharedApp, force: bool) -> SourcesReport {
-    let (sources, states, tz) = with_app(app, |a| {
-        (
-            a.config.sources.clone(),
-            a.store.source_states(),
-            a.config.tz(),
-        )
-    });
+/// polled is reported as failed. With a `deadline`, sources still being fetched then are
+/// reported [`Outcome::Late`] and left to finish on their own.
+pub async fn poll_all(
+    core: &Core,
+    force: bool,
+    deadline: Option<tokio::time::Instant>,
+) -> SourcesReport {
+    let sources = core.settings.sources.clone();
+    let tz = core.settings.tz;
+    let states = core.db.run(|store| store.source_states()).await;
     let states: HashMap<String, SourceState> = match states {
         Ok(states) => states.into_iter().map(|s| (s.source.clone(), s)).collect(),
         Err(e) => {
@@ -236,57 +250,83 @@ pub async fn poll_all(app: &SharedApp, force: bool) -> SourcesReport {
     let now = Utc::now().timestamp();
     let mut tasks = Vec::with_capacity(sources.len());
     for source in sources {
-        let id = source.id();
-        let state = states.get(&id).cloned();
+        let state = states.get(&source.id).cloned();
+        let kind = SourceKind::of(&source);
         if !force && !is_due(&source, state.as_ref(), now) {
-            tasks.push((id, SourceKind::of(&source), None));
+            tasks.push((source.id, kind, None));
             continue;
         }
-        let task = tokio::spawn(poll_one(
-            app.clone(),
-            client.clone(),
-            source.clone(),
-            state,
-            tz,
-        ));
-        tasks.push((id, SourceKind::of(&source), Some(task)));
+        let id = source.id.clone();
+        let task = tokio::spawn(poll_one(core.clone(), client.clone(), source, state, tz));
+        tasks.push((id, kind, Some(task)));
     }
     let mut report = SourcesReport::default();
     for (id, kind, task) in tasks {
-        let Some(task) = task else {
-            report.sources.push(finish(
-                app,
-                &id,
-                kind,
-                Ok(Done::empty(Outcome::Skipped, None)),
-            ));
+        let Some(mut task) = task else {
+            report.sources.push(
+                finish(core, &id, kind, Ok(Done::empty(Outcome::Skipped, None))).await,
+            );
             continue;
         };
-        let source_report = match task.await {
+        let joined = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    tracing::info!("source {id}: still fetching at the deadline; going on without it");
+                    report.sources.push(late(&id, kind));
+                    continue;
+                }
+            },
+            None => task.await,
+        };
+        let source_report = match joined {
             Ok(r) => r,
             // A panicking poll is a bug; it still ends as this source's failure only.
-            Err(e) => finish(
-                app,
-                &id,
-                kind,
-                Err(SourceError::Task {
-                    name: id.clone(),
-                    message: e.to_string(),
-                }),
-            ),
+            Err(e) => {
+                finish(
+                    core,
+                    &id,
+                    kind,
+                    Err(SourceError::Task {
+                        name: id.clone(),
+                        message: e.to_string(),
+                    }),
+                )
+                .await
+            }
         };
         report.sources.push(source_report);
     }
     report
 }
 
+fn late(id: &str, kind: SourceKind) -> SourceReport {
+    SourceReport {
+        source: id.to_string(),
+        kind,
+        outcome: Outcome::Late,
+        items: 0,
+        new_items: 0,
+        error: None,
+        lines: Vec::new(),
+        became_failing: false,
+        recovered: false,
+        previous_failures: 0,
+    }
+}
+
 /// Polls the sources and tells admins about sources that started failing or recovered:
-/// what the ingest schedule and `/ingest` run.
-pub async fn poll_and_notify(publisher: &Publisher, force: bool) -> SourcesReport {
-    let report = poll_all(publisher.app(), force).await;
+/// what the ingest schedule, a publish and `/ingest` run.
+pub async fn poll_and_notify(
+    core: &Core,
+    notifier: &Notifier,
+    force: bool,
+    deadline: Option<tokio::time::Instant>,
+) -> SourcesReport {
+    let report = poll_all(core, force, deadline).await;
     for source in &report.sources {
         if let Some(notice) = source.admin_notice() {
-            publisher.tell_admins(&notice).await;
+            notifier.tell_admins(notice);
         }
     }
     report
@@ -294,10 +334,10 @@ pub async fn poll_and_notify(publisher: &Publisher, force: bool) -> SourcesRepor
 
 /// Whether `source` should be polled at `now` (unix seconds): folders always (a scan of
 /// unchanged files is cheap), remote sources once per `interval_minutes`.
-fn is_due(source: &SourceConfig, state: Option<&SourceState>, now: i64) -> bool {
-    let fetch = match source {
-        SourceConfig::Dir { .. } => return true,
-        SourceConfig::Feed { fetch, .. } | SourceConfig::Url { fetch, .. } => fetch,
+fn is_due(source: &Source, state: Option<&SourceState>, now: i64) -> bool {
+    let fetch = match &source.kind {
+        SourceSpec::Dir { .. } => return true,
+        SourceSpec::Feed { fetch, .. } | SourceSpec::Url { fetch, .. } => fetch,
     };
     let Some(last) = state.and_then(SourceState::last_polled) else {
         return true;
@@ -309,43 +349,41 @@ fn is_due(source: &SourceConfig, state: Option<&SourceState>, now: i64) -> bool 
 }
 
 async fn poll_one(
-    app: SharedApp,
+    core: Core,
     client: Result<reqwest::Client, String>,
-    source: SourceConfig,
+    source: Source,
     state: Option<SourceState>,
     tz: Tz,
 ) -> SourceReport {
-    let id = source.id();
     let kind = SourceKind::of(&source);
-    let result = match source {
-        SourceConfig::Dir { path, .. } => poll_dir(&app, path, &id).await,
-        SourceConfig::Feed { url, fetch, .. } | SourceConfig::Url { url, fetch, .. } => {
-            match client {
-                Ok(client) => {
-                    let remote = Remote {
-                        app: &app,
-                        client: &client,
-                        id: &id,
-                        kind,
-                        url: &url,
-                        fetch: &fetch,
-                        tz,
-                    };
-                    remote.poll(state.unwrap_or_default()).await
-                }
-                Err(message) => Err(SourceError::Client {
-                    name: id.clone(),
-                    message,
-                }),
+    let id = source.id;
+    let result = match source.kind {
+        SourceSpec::Dir { path } => poll_dir(&core, path, &id).await,
+        SourceSpec::Feed { url, fetch } | SourceSpec::Url { url, fetch } => match client {
+            Ok(client) => {
+                let remote = Remote {
+                    core: &core,
+                    client: &client,
+                    id: &id,
+                    kind,
+                    url: url.as_str(),
+                    fetch: &fetch,
+                    tz,
+                };
+                remote.poll(state.unwrap_or_default()).await
             }
-        }
+            Err(message) => Err(SourceError::Client {
+                name: id.clone(),
+                message,
+            }),
+        },
     };
-    finish(&app, &id, kind, result)
+    finish(&core, &id, kind, result).await
 }
 
 /// Records the poll's result in the source's health and makes its report.
-fn finish(
-    app: &SharedApp,
+async fn finish(
+    core: &Core,
     id: &str,
     kind: SourceKind,
     result: Result<Done, SourceError>,
@@ -358,17 +396,23 @@ fn finish(
             (Done::empty(Outcome::Failed, None), Some(e.to_string()))
         }
     };
+    let source = id.to_string();
     let change = match (&error, done.outcome) {
         // Skipping a source is not a poll: its health stays as it was.
-        (None, Outcome::Skipped) => Ok(HealthChange::default()),
-        (None, _) => with_app(app, |a| {
-            a.store
-                .record_source_success(id, at, done.validators.as_ref())
-        }),
-        (Some(message), _) => with_app(app, |a| {
-            a.metrics.source_fetch_error(id);
-            a.store.record_source_failure(id, at, message)
-        }),
+        (None, Outcome::Skipped | Outcome::Late) => Ok(HealthChange::default()),
+        (None, _) => {
+            let validators = done.validators.clone();
+            core.db
+                .run(move |store| store.record_source_success(&source, at, validators.as_ref()))
+                .await
+        }
+        (Some(message), _) => {
+            core.metrics.source_fetch_error(id);
+            let message = message.clone();
+            core.db
+                .run(move |store| store.record_source_failure(&source, at, &message))
+                .await
+        }
     };
     let change = change.unwrap_or_else(|e| {
         // The poll itself stands; only its health record (and a notice) is lost.
@@ -398,18 +442,17 @@ fn finish(
     }
 }
 
-/// A folder: its files are read and saved with the app locked (they are local and
-/// unchanged ones are skipped by their stamps), on a blocking thread.
-async fn poll_dir(app: &SharedApp, path: PathBuf, id: &str) -> Result<Done, SourceError> {
-    let shared = app.clone();
+/// A folder: its files are read, parsed and saved on a blocking thread (unchanged ones
+/// are skipped by their stamps), in short write transactions.
+async fn poll_dir(core: &Core, path: PathBuf, id: &str) -> Result<Done, SourceError> {
     let name = id.to_string();
-    let scanned =
-        tokio::task::spawn_blocking(move || with_app(&shared, |a| a.ingest_dir(&path, &name)))
-            .await
-            .map_err(|e| SourceError::Task {
-                name: id.to_string(),
-                message: e.to_string(),
-            })?;
+    let scanned = core
+        .blocking(move |core| Ok::<_, AppError>(core.ingest_dir(&path, &name)))
+        .await
+        .map_err(|e| SourceError::Task {
+            name: id.to_string(),
+            message: e.to_string(),
+        })?;
     let report = match scanned {
         Ok(report) => report,
         Err(e @ DirSourceError::Unreadable { .. }) => {
@@ -427,13 +470,6 @@ async fn poll_dir(app: &SharedApp, path: PathBuf, id: &str) -> Result<Done, Sour
             .files
             .iter()
             .all(|f| f.result.as_ref().is_ok_and(|d| d.unchanged));
-    let new_items = report
-        .files
-        .iter()
-        .filter_map(|f| f.result.as_ref().ok())
-        .filter(|d| !d.unchanged)
-        .map(|d| d.items)
-        .sum();
     Ok(Done {
         outcome: if all_unchanged {
             Outcome::Unchanged
@@ -441,7 +477,7 @@ async fn poll_dir(app: &SharedApp, path: PathBuf, id: &str) -> Result<Done, Sour
             Outcome::Ingested
         },
         items: report.items(),
-        new_items,
+        new_items: report.new_items(),
         lines: report.lines(),
         validators: None,
     })
@@ -449,7 +485,7 @@ async fn poll_dir(app: &SharedApp, path: PathBuf, id: &str) -> Result<Done, Sour
 
 /// A feed or url source being polled.
 struct Remote<'a> {
-    app: &'a SharedApp,
+    core: &'a Core,
     client: &'a reqwest::Client,
     id: &'a str,
     kind: SourceKind,
@@ -496,16 +532,47 @@ impl Remote<'_> {
         if state.content_hash.is_some() && state.content_hash == validators.content_hash {
             return Ok(Done::empty(Outcome::Unchanged, Some(validators)));
         }
-        let mut done = match self.kind {
-            SourceKind::Feed => self.ingest_feed(&bytes, content_type.as_deref())?,
-            SourceKind::Url | SourceKind::Dir => {
-                self.ingest_document(&bytes, content_type.as_deref())?
+        // Parsing and saving block: they run on a blocking thread.
+        let (core, id, url, kind, tz) = (
+            self.core.clone(),
+            self.id.to_string(),
+            self.url.to_string(),
+            self.kind,
+            self.tz,
+        );
+        let mut done = tokio::task::spawn_blocking(move || {
+            let remote = Parsing {
+                core: &core,
+                id: &id,
+                url: &url,
+                tz,
+            };
+            match kind {
+                SourceKind::Feed => remote.ingest_feed(&bytes, content_type.as_deref()),
+                SourceKind::Url | SourceKind::Dir => {
+                    remote.ingest_document(&bytes, content_type.as_deref())
+                }
             }
-        };
+        })
+        .await
+        .map_err(|e| SourceError::Task {
+            name: self.id.to_string(),
+            message: e.to_string(),
+        })??;
         done.validators = Some(validators);
         Ok(done)
     }
+}
 
+/// What a fetched body is turned into, on a blocking thread.
+struct Parsing<'a> {
+    core: &'a Core,
+    id: &'a str,
+    url: &'a str,
+    tz: Tz,
+}
+
+impl Parsing<'_> {
     fn ingest_feed(&self, bytes: &[u8], content_type: Option<&str>) -> Result<Done, SourceError> {
         if is_html_page(bytes, content_type) {
             return Err(SourceError::HtmlPage {
@@ -521,13 +588,13 @@ impl Remote<'_> {
                     message: e.to_string(),
                 }
             })?;
-        let (items, new_items) =
-            with_app(self.app, |a| store_documents(a, &parsed.documents, self.id)).map_err(
-                |message| SourceError::Store {
-                    name: self.id.to_string(),
-                    message,
-                },
-            )?;
+        let (items, new_items) = self
+            .core
+            .store_documents(&parsed.documents, self.id)
+            .map_err(|e| SourceError::Store {
+                name: self.id.to_string(),
+                message: e.to_string(),
+            })?;
         Ok(Done {
             outcome: Outcome::Ingested,
             items,
@@ -559,8 +626,10 @@ impl Remote<'_> {
             });
         }
         let name = document_name(self.url);
-        let keys =
-            with_app(self.app, |a| a.ingest_bytes(&name, bytes, self.id)).map_err(|e| match e {
+        let keys = self
+            .core
+            .ingest_bytes(&name, bytes, self.id)
+            .map_err(|e| match e {
                 IngestOutcomeError::Invalid(message) => SourceError::Document {
                     name: self.id.to_string(),
                     message,
@@ -579,32 +648,6 @@ impl Remote<'_> {
             validators: None,
         })
     }
-}
-
-/// Saves a fetch's documents in one transaction; returns (items, items new or changed).
-/// Only new or changed items count for `/metrics`, so a feed polled every ten minutes
-/// does not inflate the counter with the entries it already gave.
-fn store_documents(
-    app: &mut App,
-    docs: &[ParsedDocument],
-    source: &str,
-) -> Result<(usize, usize), String> {
-    let App {
-        store,
-        topics,
-        metrics,
-        ..
-    } = app;
-    let mut saved = 0;
-    let mut batch = store.batch().map_err(|e| e.to_string())?;
-    for doc in docs {
-        if let SaveOutcome::Saved { items } = batch.save(doc, topics).map_err(|e| e.to_string())? {
-            saved += items;
-        }
-    }
-    batch.commit().map_err(|e| e.to_string())?;
-    metrics.items_ingested(source, saved as u64);
-    Ok((docs.iter().map(|d| d.items.len()).sum(), saved))
 }
 
 /// `text/html; charset=utf-8` → `text/html`.
@@ -698,10 +741,12 @@ mod tests {
 
     #[test]
     fn remote_sources_wait_for_their_interval() {
-        let source = SourceConfig::Feed {
-            url: "https://example.com/rss".to_string(),
-            name: None,
-            fetch: FetchConfig::default(),
+        let source = Source {
+            id: "feed".to_string(),
+            kind: SourceSpec::Feed {
+                url: reqwest::Url::parse("https://example.com/rss").unwrap(),
+                fetch: FetchConfig::default(),
+            },
         };
         let state = SourceState {
             last_success: Some(1_000),

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
-use crate::render::text::OutgoingMessage;
+use crate::message::OutgoingMessage;
 
 /// One publication: the brief of a day to one chat (and forum thread), run `run`
 /// (a forced re-post is a new run).
@@ -96,6 +96,41 @@ pub struct OutboxPart {
     pub message_id: Option<i64>,
 }
 
+/// What [`Store::claim_part`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartClaim {
+    /// Marked `sending`: send it now.
+    Claimed,
+    /// Confirmed before: skip it.
+    AlreadySent,
+    /// No such part in the record.
+    Missing,
+}
+
+/// How a subscriber's digest of a day ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestState {
+    Sent,
+    Failed,
+}
+
+impl DigestState {
+    fn as_str(self) -> &'static str {
+        match self {
+            DigestState::Sent => "sent",
+            DigestState::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "sent" => Ok(DigestState::Sent),
+            "failed" => Ok(DigestState::Failed),
+            other => Err(StoreError::Corrupt(format!("digest state {other:?}"))),
+        }
+    }
+}
+
 /// A subscriber and the topics they follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscriber {
@@ -181,7 +216,7 @@ impl Store {
         trigger: &str,
         parts: &[OutgoingMessage],
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         tx.execute(
             "INSERT INTO publications (brief_date, chat, thread_id, run, trigger, state, parts, started_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
@@ -241,6 +276,38 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Claims a part for sending: in one write transaction, re-reads its state and, unless
+    /// it is already sent, marks it `sending` (one more attempt). So a part confirmed by an
+    /// earlier run is never sent again, whoever else holds the record.
+    pub fn claim_part(&mut self, key: &PublicationKey, part: i64) -> Result<PartClaim> {
+        let tx = self.write()?;
+        let where_ = "brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4 AND part = ?5";
+        let keys = params![
+            key.brief_date.to_string(),
+            key.chat,
+            key.thread_id,
+            key.run,
+            part
+        ];
+        let state: Option<String> = tx
+            .prepare_cached(&format!("SELECT state FROM outbox WHERE {where_}"))?
+            .query_row(keys, |r| r.get(0))
+            .optional()?;
+        let claim = match state.as_deref().map(PartState::parse).transpose()? {
+            None => PartClaim::Missing,
+            Some(PartState::Sent) => PartClaim::AlreadySent,
+            Some(_) => {
+                tx.prepare_cached(&format!(
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE {where_}"
+                ))?
+                .execute(keys)?;
+                PartClaim::Claimed
+            }
+        };
+        tx.commit()?;
+        Ok(claim)
     }
 
     /// Marks a part before or after sending it.
@@ -327,7 +394,7 @@ impl Store {
     /// Adds a topic to a user's subscriptions (re-activating a deactivated subscriber).
     /// Returns false when it was already there.
     pub fn subscribe(&mut self, user_id: i64, chat_id: i64, topic_id: &str) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         tx.execute(
             "INSERT INTO subscribers (user_id, chat_id, active, created_at) VALUES (?1, ?2, 1, ?3)
              ON CONFLICT (user_id) DO UPDATE SET chat_id = excluded.chat_id, active = 1, inactive_reason = NULL",
@@ -401,19 +468,20 @@ impl Store {
     }
 
     /// The digest state of a day for a user, if one was started.
-    pub fn digest_state(&self, date: NaiveDate, user_id: i64) -> Result<Option<String>> {
-        Ok(self
+    pub fn digest_state(&self, date: NaiveDate, user_id: i64) -> Result<Option<DigestState>> {
+        let state: Option<String> = self
             .conn
             .prepare_cached("SELECT state FROM digests WHERE brief_date = ?1 AND user_id = ?2")?
             .query_row(params![date.to_string(), user_id], |r| r.get(0))
-            .optional()?)
+            .optional()?;
+        state.as_deref().map(DigestState::parse).transpose()
     }
 
     pub fn set_digest_state(
         &self,
         date: NaiveDate,
         user_id: i64,
-        state: &str,
+        state: DigestState,
         message_id: Option<i64>,
         error: Option<&str>,
     ) -> Result<()> {
@@ -423,7 +491,13 @@ impl Store {
                  ON CONFLICT (brief_date, user_id) DO UPDATE SET state = excluded.state,
                    message_id = COALESCE(excluded.message_id, message_id), last_error = excluded.last_error",
             )?
-            .execute(params![date.to_string(), user_id, state, message_id, error])?;
+            .execute(params![
+                date.to_string(),
+                user_id,
+                state.as_str(),
+                message_id,
+                error
+            ])?;
         Ok(())
     }
 

@@ -156,4 +156,22 @@ CREATE TABLE source_files (
     content_hash TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 4: the day's publish plan per target: when a scheduled publish began waiting for
+    // the day's brief, whether admins were told it is late, and how the day ended. Kept so
+    // that a restart neither forgets a wait nor repeats its notice.
+    r#"
+CREATE TABLE day_plans (
+    brief_date     TEXT NOT NULL,
+    chat           TEXT NOT NULL,
+    thread_id      INTEGER NOT NULL,
+    scheduled_at   INTEGER NOT NULL,
+    deadline       INTEGER NOT NULL,
+    waiting_since  INTEGER,
+    late_notified  INTEGER NOT NULL DEFAULT 0,
+    outcome        TEXT,
+    outcome_at     INTEGER,
+    PRIMARY KEY (brief_date, chat, thread_id)
+) WITHOUT ROWID;
+CREATE INDEX day_plans_open ON day_plans (outcome, brief_date);
+"#,
 ];

@@ -1,15 +1,17 @@
 //! Store: one SQLite file (bundled SQLite, WAL mode) holding documents, items, their
 //! impacts and topic links.
 
+pub mod days;
 pub mod delivery;
 mod migrations;
 pub mod sources;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use crate::model::{
     Direction, DocumentMeta, Horizon, Impact, Intensity, Item, ItemKind, Leaning, ParsedDocument,
@@ -41,13 +43,126 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database holds malformed data: {0}")]
     Corrupt(String),
+    #[error("database task stopped: {0}")]
+    Task(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// One connection to the database file, with the queries and writes of every stage.
+/// Get one from a [`Db`]; it is never shared between threads.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+}
+
+/// Connections kept open for reuse; more may be open at once, the rest are closed.
+const MAX_IDLE_CONNECTIONS: usize = 8;
+/// How long a write waits for another writer before it fails with "database is locked".
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The database: a cheap handle that gives each task its own connection. WAL mode lets
+/// readers run beside a writer, and every write transaction starts with `BEGIN
+/// IMMEDIATE`, so writers queue on the busy timeout instead of failing. There is no lock
+/// of ours around it: a parse or a slow reader never holds up anybody else.
+///
+/// Every call blocks on SQLite, so async code uses [`Db::run`], which moves the work to
+/// a blocking thread.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+struct DbInner {
+    path: PathBuf,
+    /// Only touched for a push or a pop, on blocking threads.
+    idle: Mutex<Vec<Store>>,
+}
+
+/// A connection on loan from a [`Db`]; it goes back to the pool when dropped.
+pub struct Conn {
+    store: Option<Store>,
+    db: Arc<DbInner>,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        // Only `drop` takes it out.
+        self.store.as_ref().unwrap_or_else(|| unreachable!("connection taken"))
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Store {
+        self.store.as_mut().unwrap_or_else(|| unreachable!("connection taken"))
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.take() {
+            let mut idle = lock_pool(&self.db.idle);
+            if idle.len() < MAX_IDLE_CONNECTIONS && store.conn.is_autocommit() {
+                idle.push(store);
+            }
+        }
+    }
+}
+
+fn lock_pool(idle: &Mutex<Vec<Store>>) -> std::sync::MutexGuard<'_, Vec<Store>> {
+    // A panic while holding it cannot leave the list inconsistent.
+    idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file, brings its schema up to date, and
+    /// keeps that connection for reuse.
+    pub fn open(path: &Path) -> Result<Db> {
+        let first = Store::open(path)?;
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                path: path.to_path_buf(),
+                idle: Mutex::new(vec![first]),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// A connection of its own for the caller (blocking: call from a blocking thread).
+    pub fn get(&self) -> Result<Conn> {
+        let reused = lock_pool(&self.inner.idle).pop();
+        let store = match reused {
+            Some(store) => store,
+            None => Store::connect(&self.inner.path)?,
+        };
+        Ok(Conn {
+            store: Some(store),
+            db: Arc::clone(&self.inner),
+        })
+    }
+
+    /// Runs `f` on a connection of its own (blocking).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        let mut conn = self.get()?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` on a connection of its own, on a blocking thread, so that no async
+    /// worker ever waits on SQLite.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.with(f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
 }
 
 /// What saving one document did.
@@ -120,8 +235,35 @@ impl Store {
         Store::init(conn, path.to_path_buf())
     }
 
-    pub fn open_in_memory() -> Result<Store> {
-        Store::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    /// Another connection to a database [`Store::open`] has set up.
+    fn connect(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Store::configure(&conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Settings every connection needs (they are per connection, except WAL).
+    fn configure(conn: &Connection, path: &Path) -> Result<()> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL lets readers (the bot answering /topic) run while a writer ingests. FULL
+        // sync makes a committed delivery record survive a power cut, not only a crash.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        Ok(())
     }
 
     fn init(mut conn: Connection, path: PathBuf) -> Result<Store> {
@@ -129,16 +271,7 @@ impl Store {
             path: path.clone(),
             source,
         };
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_err)?;
-        // WAL lets readers (the bot answering /topic) run while a writer ingests;
-        // NORMAL sync is durable across process crashes, which is what WAL needs.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
+        Store::configure(&conn, &path)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(open_err)?;
@@ -155,7 +288,9 @@ impl Store {
             .enumerate()
             .skip(version as usize)
         {
-            let tx = conn.transaction().map_err(open_err)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(open_err)?;
             tx.execute_batch(sql).map_err(open_err)?;
             tx.pragma_update(None, "user_version", index as i64 + 1)
                 .map_err(open_err)?;
@@ -168,6 +303,15 @@ impl Store {
         &self.path
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock first, so a busy
+    /// database is waited for (the busy timeout) rather than failing part-way through
+    /// with "database is locked", as a transaction that reads before it writes would.
+    pub(crate) fn write(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn
@@ -178,7 +322,7 @@ impl Store {
     /// saved all-or-nothing.
     pub fn batch(&mut self) -> Result<Batch<'_>> {
         Ok(Batch {
-            tx: self.conn.transaction()?,
+            tx: self.write()?,
         })
     }
 
@@ -216,7 +360,7 @@ impl Store {
         if self.meta_value("topics_fingerprint")?.as_deref() == Some(topics.fingerprint.as_str()) {
             return Ok(false);
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         tx.execute("DELETE FROM item_topics", [])?;
         {
             let mut select = tx.prepare("SELECT * FROM items")?;

@@ -107,7 +107,7 @@ impl Store {
         at: i64,
         validators: Option<&Validators>,
     ) -> Result<HealthChange> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let before = load_health(&tx, source)?;
         tx.execute(
             "INSERT INTO source_state (source, last_success, consecutive_failures, failing_notified)
@@ -138,7 +138,7 @@ impl Store {
         at: i64,
         error: &str,
     ) -> Result<HealthChange> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let (failures, notified) = load_health(&tx, source)?;
         let now_failing = failures + 1;
         let tell = !notified && now_failing >= FAILING_AFTER;
@@ -159,16 +159,48 @@ impl Store {
         })
     }
 
+    pub fn file_stamp(&self, path: &str) -> Result<Option<FileStamp>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT size, mtime, content_hash FROM source_files WHERE path = ?1")?
+            .query_row([path], |r| {
+                Ok(FileStamp {
+                    size: r.get(0)?,
+                    mtime: r.get(1)?,
+                    content_hash: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Items stored from documents read at `source_path`: what an unchanged file holds.
+    pub fn items_from_path(&self, source_path: &str) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM items JOIN documents ON documents.key = items.doc_key
+                 WHERE documents.source_path = ?1",
+            )?
+            .query_row([source_path], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
     /// Forgets every folder file stamp when `fingerprint` (the parse settings and the
     /// ecobrief version) changed since they were taken: files read under other settings
     /// must be parsed again rather than skipped.
-    pub fn reset_file_stamps_unless(&self, fingerprint: &str) -> Result<bool> {
+    pub fn reset_file_stamps_unless(&mut self, fingerprint: &str) -> Result<bool> {
         const KEY: &str = "source_files_fingerprint";
         if self.meta_value(KEY)?.as_deref() == Some(fingerprint) {
             return Ok(false);
         }
-        self.conn.execute("DELETE FROM source_files", [])?;
-        self.set_meta_value(KEY, fingerprint)?;
+        let tx = self.write()?;
+        tx.execute("DELETE FROM source_files", [])?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![KEY, fingerprint],
+        )?;
+        tx.commit()?;
         Ok(true)
     }
 }
@@ -187,20 +219,6 @@ fn load_health(tx: &rusqlite::Transaction<'_>, source: &str) -> Result<(i64, boo
 }
 
 impl Batch<'_> {
-    pub fn file_stamp(&self, path: &str) -> Result<Option<FileStamp>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT size, mtime, content_hash FROM source_files WHERE path = ?1")?
-            .query_row([path], |r| {
-                Ok(FileStamp {
-                    size: r.get(0)?,
-                    mtime: r.get(1)?,
-                    content_hash: r.get(2)?,
-                })
-            })
-            .optional()?)
-    }
-
     /// Remembers how a file looked when it was read, in the same transaction as what was
     /// saved from it: a crash cannot leave a file marked read whose items were lost.
     pub fn stamp_file(&mut self, path: &str, stamp: &FileStamp) -> Result<()> {
@@ -212,17 +230,5 @@ impl Batch<'_> {
             )?
             .execute(params![path, stamp.size, stamp.mtime, stamp.content_hash])?;
         Ok(())
-    }
-
-    /// Items stored from documents read at `source_path`: what an unchanged file holds.
-    pub fn items_from_path(&self, source_path: &str) -> Result<usize> {
-        let n: i64 = self
-            .tx
-            .prepare_cached(
-                "SELECT COUNT(*) FROM items JOIN documents ON documents.key = items.doc_key
-                 WHERE documents.source_path = ?1",
-            )?
-            .query_row([source_path], |r| r.get(0))?;
-        Ok(n as usize)
     }
 }

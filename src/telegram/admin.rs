@@ -8,9 +8,14 @@ use teloxide::types::Message;
 
 use super::context::{BotContext, HandlerResult, plain};
 use super::member::{brief_for_arg, parse_date_arg};
+use crate::app::{AppError, Core};
 use crate::ingest::text::shorten;
-use crate::publish::botapi::{ApiError, ChatRef, SendOptions};
-use crate::publish::{PublishError, Trigger, with_app};
+use crate::message::ChatRef;
+use crate::publish::botapi::{ApiError, SendOptions};
+use crate::publish::{PublishError, Trigger};
+use crate::runner::PublishOutcome;
+use crate::store::days::DayOutcome;
+use crate::store::delivery::PublicationState;
 
 const REFUSAL: &str = "抱歉，这个命令仅限管理员使用。";
 
@@ -59,24 +64,38 @@ pub async fn post(ctx: &Arc<BotContext>, msg: &Message, args: &str) -> HandlerRe
             return Ok(());
         }
     };
-    let date = date.unwrap_or_else(|| with_app(ctx.publisher.app(), |app| app.today()));
-    ctx.reply(msg, &plain(format!("开始发布 {date} 的简报…")))
+    let date = date.unwrap_or_else(|| ctx.core.today());
+    ctx.reply(msg, &plain(format!("开始发布 {date} 的简报（先读取来源）…")))
         .await;
-    // Posting takes a while (paced parts, digests): it runs on its own so this chat's
-    // other commands are not held up.
+    // Posting takes a while (reading the sources, paced parts, digests): it runs on its
+    // own so this chat's other commands are not held up.
     let ctx = Arc::clone(ctx);
     let msg = msg.clone();
     tokio::spawn(async move {
         let trigger = Trigger::Command {
             user_id: user_id(&msg),
         };
-        let text = match ctx.publisher.publish(date, trigger, force).await {
-            Ok(report) if report.complete() => format!("✅ {date} 已发布。\n{}", report.summary()),
-            Ok(report) => format!("⚠️ {date} 未全部发布。\n{}", report.summary()),
-            Err(PublishError::AlreadyPosted(_)) => {
+        let text = match ctx.jobs.publish(date, trigger, force).await {
+            Some(Ok(PublishOutcome::Posted { report, with_brief })) => {
+                let note = if with_brief {
+                    ""
+                } else {
+                    "\n（这一天没有简报正文，发布的是已有的其他内容。）"
+                };
+                if report.complete() {
+                    format!("✅ {date} 已发布。{note}\n{}", report.summary())
+                } else {
+                    format!("⚠️ {date} 未全部发布。{note}\n{}", report.summary())
+                }
+            }
+            Some(Ok(_)) | Some(Err(PublishError::AlreadyPosted(_))) => {
                 format!("{date} 的简报已经发布过了。如需重发：/post {date} force")
             }
-            Err(e) => format!("发布失败：{e}"),
+            Some(Err(PublishError::App(AppError::Compose(
+                crate::compose::ComposeError::NoItems(_),
+            )))) => format!("{date} 没有任何内容可发布（没有简报，也没有其他条目），未记录为已发布。"),
+            Some(Err(e)) => format!("发布失败：{e}"),
+            None => "正在停止，未发布。".to_string(),
         };
         ctx.reply(&msg, &plain(text)).await;
     });
@@ -133,10 +152,10 @@ pub async fn preview(ctx: &BotContext, msg: &Message, args: &str) -> HandlerResu
     Ok(())
 }
 
-fn local(at: i64, ctx: &BotContext) -> String {
+fn local(at: i64, core: &Core) -> String {
     DateTime::<Utc>::from_timestamp(at, 0)
         .map(|t| {
-            t.with_timezone(&ctx.config.tz())
+            t.with_timezone(&core.settings.tz)
                 .format("%Y-%m-%d %H:%M")
                 .to_string()
         })
@@ -149,25 +168,24 @@ const STATUS_ERROR_CHARS: usize = 300;
 /// One line per configured source for `/status`: last success, and failures in a row with
 /// the last error when it is failing.
 fn source_lines(
-    app: &crate::app::App,
-    ctx: &BotContext,
+    core: &Core,
+    store: &crate::store::Store,
 ) -> Result<String, crate::store::StoreError> {
-    if app.config.sources.is_empty() {
+    if core.settings.sources.is_empty() {
         return Ok(String::new());
     }
-    let mut states: std::collections::HashMap<String, crate::store::sources::SourceState> = app
-        .store
+    let mut states: std::collections::HashMap<String, crate::store::sources::SourceState> = store
         .source_states()?
         .into_iter()
         .map(|s| (s.source.clone(), s))
         .collect();
     let mut out = String::from("\n来源：");
-    for source in &app.config.sources {
-        let id = source.id();
-        let state = states.remove(&id).unwrap_or_default();
+    for source in &core.settings.sources {
+        let id = &source.id;
+        let state = states.remove(id).unwrap_or_default();
         let success = state.last_success.map_or_else(
             || "从未成功".to_string(),
-            |t| format!("上次成功 {}", local(t, ctx)),
+            |t| format!("上次成功 {}", local(t, core)),
         );
         let health = if state.consecutive_failures > 0 {
             format!(
@@ -188,54 +206,111 @@ fn source_lines(
     Ok(out)
 }
 
+/// Today's state of one target, for `/status`.
+fn day_line(
+    core: &Core,
+    store: &crate::store::Store,
+    target: &crate::settings::Target,
+    today: chrono::NaiveDate,
+) -> Result<String, crate::store::StoreError> {
+    let (chat, thread) = (target.chat_key(), target.thread());
+    let posted = store.latest_publication(today, &chat, thread)?;
+    let plan = store.day_plan(today, &chat, thread)?;
+    let state = match (&plan, &posted) {
+        (_, Some(p)) if p.state == PublicationState::Done => format!(
+            "已发布{}",
+            p.finished_at
+                .map(|t| format!("（{}）", local(t, core)))
+                .unwrap_or_default()
+        ),
+        (_, Some(p)) if p.state == PublicationState::Pending => "发布中".to_string(),
+        (_, Some(p)) => format!(
+            "发布失败：{}",
+            p.last_error.as_deref().unwrap_or("?")
+        ),
+        (Some(plan), None) => match plan.outcome {
+            Some(DayOutcome::Skipped) => "已跳过（简报未到）".to_string(),
+            Some(DayOutcome::Empty) => "没有内容，未发布".to_string(),
+            Some(DayOutcome::Failed) => "发布失败".to_string(),
+            Some(DayOutcome::Posted) => "已发布".to_string(),
+            None => match plan.waiting_since {
+                Some(since) => format!(
+                    "等待简报（自 {} 起，最晚 {}）",
+                    local(since, core),
+                    local(plan.deadline, core)
+                ),
+                None => "即将发布".to_string(),
+            },
+        },
+        (None, None) => "尚未到发布时间".to_string(),
+    };
+    let thread = if thread != 0 {
+        format!(" #{thread}")
+    } else {
+        String::new()
+    };
+    Ok(shorten(
+        &format!("\n· {chat}{thread}：{state}"),
+        STATUS_ERROR_CHARS,
+    ))
+}
+
 pub async fn status(ctx: &BotContext, msg: &Message) -> HandlerResult {
     if !admin_only(ctx, msg, "status").await {
         return Ok(());
     }
     let uptime = ctx.started.elapsed().as_secs();
-    let text = with_app(
-        ctx.publisher.app(),
-        |app| -> Result<String, crate::store::StoreError> {
-            let today = app.today();
-            let last = match app.store.last_publication()? {
+    let schedule = &ctx.core.settings.schedule;
+    let when = |t: Option<DateTime<Utc>>| {
+        t.map(|t| local(t.timestamp(), &ctx.core))
+            .unwrap_or_else(|| "未排定".to_string())
+    };
+    let next_publish = when(ctx.next_run(&schedule.publish));
+    let next_ingest = when(ctx.next_run(&schedule.ingest));
+    let text = ctx
+        .core
+        .blocking(move |core| -> Result<String, AppError> {
+            let store = core.db.get()?;
+            let today = core.today();
+            let last = match store.last_publication()? {
                 Some(p) => format!(
                     "{}（{}）→ {}：{}，{} 条，重试 {}，失败 {}{}",
                     p.key.brief_date,
                     p.trigger,
                     p.key.chat,
                     match p.state {
-                        crate::store::delivery::PublicationState::Done => "已完成",
-                        crate::store::delivery::PublicationState::Pending => "进行中",
-                        crate::store::delivery::PublicationState::Failed => "失败",
+                        PublicationState::Done => "已完成",
+                        PublicationState::Pending => "进行中",
+                        PublicationState::Failed => "失败",
                     },
                     p.parts,
                     p.retries,
                     p.failures,
                     p.finished_at
-                        .map(|t| format!("，完成于 {}", local(t, ctx)))
+                        .map(|t| format!("，完成于 {}", local(t, core)))
                         .unwrap_or_default()
                 ),
                 None => "还没有发布过".to_string(),
             };
-            let next = ctx
-                .next_publish()
-                .map(|t| {
-                    t.with_timezone(&ctx.config.tz())
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
-                .unwrap_or_else(|| "未排定".to_string());
-            let sources = source_lines(app, ctx)?;
+            let mut days = String::new();
+            for target in &core.settings.telegram.targets {
+                days.push_str(&day_line(core, &store, target, today)?);
+            }
+            let brief = match store.last_brief_arrival()? {
+                Some((day, at)) => format!("{day} 的简报，{} 到达", local(at, core)),
+                None => "还没有收到过简报".to_string(),
+            };
+            let sources = source_lines(core, &store)?;
             Ok(format!(
-                "📊 运行状态\n上次发布：{last}\n下次定时发布：{next}\n今天（{today}）已存条目：{}\n订阅用户：{}\n版本：{}\n已运行：{}小时{}分{sources}",
-                app.store.item_count_for_date(today)?,
-                app.store.subscriber_count()?,
+                "📊 运行状态\n今天（{today}）：{days}\n上次发布：{last}\n最近的简报：{brief}\n下次定时发布：{next_publish}\n下次读取来源：{next_ingest}\n今天已存条目：{}\n订阅用户：{}\n版本：{}\n已运行：{}小时{}分{sources}",
+                store.item_count_for_date(today)?,
+                store.subscriber_count()?,
                 env!("CARGO_PKG_VERSION"),
                 uptime / 3600,
                 uptime % 3600 / 60
             ))
-        },
-    )?;
+        })
+        .await?;
     ctx.reply(msg, &plain(text)).await;
     Ok(())
 }
@@ -250,7 +325,9 @@ pub async fn ingest(ctx: &BotContext, msg: &Message) -> HandlerResult {
     ctx.reply(msg, &plain("📥 正在抓取全部来源，稍候…")).await;
     // Forced: every source is polled now, whatever its interval. Health changes are told
     // to admins as on the schedule, so a failing source is announced once either way.
-    let report = crate::sources::poll_and_notify(&ctx.publisher, true).await;
+    let Some(report) = ctx.jobs.ingest(true).await else {
+        return Ok(());
+    };
     let mut text = format!(
         "📥 读取 {} 个来源，新增或更新 {} 条，失败 {}",
         report.sources.len(),

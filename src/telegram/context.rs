@@ -1,34 +1,30 @@
-//! What every handler shares: the publisher (and through it the app), the config, and
-//! the admin check.
+//! What every handler shares: read-only handles (the core, the publisher, the job
+//! queue) and the admin check. No lock around any of it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use teloxide::types::Message;
 
-use crate::config::Config;
-use crate::publish::botapi::{ChatRef, SendOptions};
-use crate::publish::{Publisher, with_app};
-use crate::render::text::OutgoingMessage;
+use crate::app::Core;
+use crate::message::{ChatRef, OutgoingMessage};
+use crate::publish::Publisher;
+use crate::publish::botapi::SendOptions;
+use crate::runner::JobQueue;
 
 pub type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 pub struct BotContext {
+    pub core: Core,
     pub publisher: Arc<Publisher>,
-    pub config: Config,
+    pub jobs: JobQueue,
     pub bot_username: String,
     pub started: Instant,
-    /// Target chat → (when fetched, its administrators' user ids).
-    admin_cache: Mutex<HashMap<String, (Instant, Vec<i64>)>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
+    /// Target chat → (when fetched, its administrators' user ids). An async lock, held
+    /// only to read or replace an entry.
+    admin_cache: tokio::sync::Mutex<HashMap<String, (Instant, Vec<i64>)>>,
 }
 
 /// Where a reply to `msg` goes: its chat and forum thread.
@@ -48,31 +44,33 @@ pub fn reply_target(msg: &Message) -> (ChatRef, SendOptions) {
 }
 
 pub fn plain(text: impl Into<String>) -> OutgoingMessage {
-    OutgoingMessage {
-        text: text.into(),
-        entities: Vec::new(),
-    }
+    OutgoingMessage::plain(text)
 }
 
 impl BotContext {
-    pub fn new(publisher: Arc<Publisher>, config: Config, bot_username: String) -> BotContext {
+    pub fn new(
+        core: Core,
+        publisher: Arc<Publisher>,
+        jobs: JobQueue,
+        bot_username: String,
+    ) -> BotContext {
         BotContext {
+            core,
             publisher,
-            config,
+            jobs,
             bot_username,
             started: Instant::now(),
-            admin_cache: Mutex::new(HashMap::new()),
+            admin_cache: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    /// The next scheduled publish, from the cron expression and now.
-    pub fn next_publish(&self) -> Option<DateTime<Utc>> {
-        if !self.config.schedule.enabled {
+    /// The next run of a schedule (`None` when the schedule is off).
+    pub fn next_run(&self, cron: &croner::Cron) -> Option<DateTime<Utc>> {
+        let settings = &self.core.settings;
+        if !settings.schedule.enabled {
             return None;
         }
-        let cron =
-            crate::schedule::parse_cron("publish_cron", &self.config.schedule.publish_cron).ok()?;
-        let now = Utc::now().with_timezone(&self.config.tz());
+        let now = Utc::now().with_timezone(&settings.tz);
         cron.find_next_occurrence(&now, false)
             .ok()
             .map(|t| t.with_timezone(&Utc))
@@ -104,30 +102,49 @@ impl BotContext {
         msg.chat.id.0 > 0
     }
 
+    /// Each target's chat as it is now: the new id after a migration to a supergroup.
+    async fn target_chats(&self) -> Vec<ChatRef> {
+        let targets = self.core.settings.telegram.targets.clone();
+        let migrated = self
+            .core
+            .db
+            .run(move |store| {
+                targets
+                    .iter()
+                    .map(|t| {
+                        Ok(store
+                            .migrated_chat(&t.chat_key())?
+                            .map_or_else(|| t.chat.clone(), ChatRef::Id))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await;
+        migrated.unwrap_or_else(|e| {
+            tracing::warn!("reading chat migrations: {e}");
+            self.core
+                .settings
+                .telegram
+                .targets
+                .iter()
+                .map(|t| t.chat.clone())
+                .collect()
+        })
+    }
+
     /// Admins: user ids from config, the administrators of each target chat (cached for
     /// `admin_cache_minutes`), and anonymous admins posting as a target chat.
     pub async fn is_admin(&self, msg: &Message) -> bool {
-        let telegram = &self.config.telegram;
+        let telegram = &self.core.settings.telegram;
+        let chats = self.target_chats().await;
         if let Some(sender) = &msg.sender_chat {
             let id = sender.id.0;
-            let resolved: Vec<Option<i64>> = telegram
-                .targets
-                .iter()
-                .map(|t| {
-                    with_app(self.publisher.app(), |app| app.store.migrated_chat(&t.chat))
-                        .ok()
-                        .flatten()
-                        .or_else(|| t.chat.parse().ok())
+            let by_name = sender.username().is_some_and(|u| {
+                chats.iter().any(|c| match c {
+                    ChatRef::Username(name) => name.trim_start_matches('@').eq_ignore_ascii_case(u),
+                    ChatRef::Id(_) => false,
                 })
-                .collect();
-            if resolved.contains(&Some(id))
-                || sender.username().is_some_and(|u| {
-                    telegram
-                        .targets
-                        .iter()
-                        .any(|t| t.chat.trim_start_matches('@').eq_ignore_ascii_case(u))
-                })
-            {
+            });
+            if chats.contains(&ChatRef::Id(id)) || by_name {
                 return true;
             }
         }
@@ -140,30 +157,31 @@ impl BotContext {
         if telegram.admins.contains(&user_id) {
             return true;
         }
-        let ttl = Duration::from_secs(telegram.admin_cache_minutes * 60);
-        for target in &telegram.targets {
-            let cached = lock(&self.admin_cache)
-                .get(&target.chat)
+        let ttl = telegram.admin_cache;
+        for chat in &chats {
+            let key = chat.key();
+            let cached = self
+                .admin_cache
+                .lock()
+                .await
+                .get(&key)
                 .filter(|(at, _)| at.elapsed() < ttl)
                 .map(|(_, ids)| ids.clone());
             let ids = match cached {
                 Some(ids) => ids,
-                None => {
-                    let Some(chat) = ChatRef::parse(&target.chat) else {
-                        continue;
-                    };
-                    match self.publisher.api().chat_administrators(&chat).await {
-                        Ok(ids) => {
-                            lock(&self.admin_cache)
-                                .insert(target.chat.clone(), (Instant::now(), ids.clone()));
-                            ids
-                        }
-                        Err(e) => {
-                            tracing::warn!("getChatAdministrators {}: {e}", target.chat);
-                            continue;
-                        }
+                None => match self.publisher.api().chat_administrators(chat).await {
+                    Ok(ids) => {
+                        self.admin_cache
+                            .lock()
+                            .await
+                            .insert(key, (Instant::now(), ids.clone()));
+                        ids
                     }
-                }
+                    Err(e) => {
+                        tracing::warn!("getChatAdministrators {key}: {e}");
+                        continue;
+                    }
+                },
             };
             if ids.contains(&user_id) {
                 return true;

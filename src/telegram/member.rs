@@ -8,8 +8,9 @@ use teloxide::types::{CallbackQuery, Message};
 use super::context::{BotContext, HandlerResult, plain};
 use crate::app::AppError;
 use crate::compose::ComposeError;
-use crate::publish::botapi::{ChatRef, SendOptions};
-use crate::publish::{more_button, with_app};
+use crate::message::{ChatRef, OutgoingMessage};
+use crate::publish::botapi::SendOptions;
+use crate::publish::more_button;
 
 /// Items per `/topic` page.
 pub const PAGE_SIZE: usize = 5;
@@ -20,18 +21,22 @@ const TOPIC_COUNT_DAYS: u32 = 7;
 
 pub async fn help(ctx: &BotContext, msg: &Message) -> HandlerResult {
     let admin = BotContext::is_private(msg) && ctx.is_admin(msg).await;
-    let message = with_app(ctx.publisher.app(), |app| {
-        app.renderer.help(&app.config.brief.group, admin)
-    })?;
+    let message = ctx
+        .core
+        .renderer
+        .help(&ctx.core.settings.brief.group, admin)?;
     ctx.reply(msg, &message).await;
     Ok(())
 }
 
 pub async fn topics(ctx: &BotContext, msg: &Message) -> HandlerResult {
-    let message = with_app(ctx.publisher.app(), |app| -> Result<_, AppError> {
-        let counts = app.topic_counts_since(Some(TOPIC_COUNT_DAYS))?;
-        Ok(app.renderer.topic_list(&counts, TOPIC_COUNT_DAYS)?)
-    })?;
+    let message = ctx
+        .core
+        .blocking(|core| -> Result<_, AppError> {
+            let counts = core.topic_counts_since(Some(TOPIC_COUNT_DAYS))?;
+            Ok(core.renderer.topic_list(&counts, TOPIC_COUNT_DAYS)?)
+        })
+        .await?;
     ctx.reply(msg, &message).await;
     Ok(())
 }
@@ -51,9 +56,11 @@ pub async fn topic(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
             .await;
         return Ok(());
     }
-    let page = with_app(ctx.publisher.app(), |app| {
-        app.topic_reply(name, PAGE_SIZE, 0)
-    });
+    let owned = name.to_string();
+    let page = ctx
+        .core
+        .blocking(move |core| core.topic_reply(&owned, PAGE_SIZE, 0))
+        .await;
     match page {
         Ok(page) => {
             let (chat, mut options) = super::context::reply_target(msg);
@@ -91,9 +98,11 @@ pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
         return Ok(());
     };
     let chat = ChatRef::Id(message.chat().id.0);
-    let page = with_app(ctx.publisher.app(), |app| {
-        app.topic_reply(&topic_id, PAGE_SIZE, offset)
-    });
+    let wanted = topic_id.clone();
+    let page = ctx
+        .core
+        .blocking(move |core| core.topic_reply(&wanted, PAGE_SIZE, offset))
+        .await;
     match page {
         Ok(page) => {
             let markup = page
@@ -129,7 +138,7 @@ pub async fn brief_for_arg(
     ctx: &BotContext,
     msg: &Message,
     arg: &str,
-) -> Option<Result<Vec<crate::render::text::OutgoingMessage>, AppError>> {
+) -> Option<Result<Vec<OutgoingMessage>, AppError>> {
     let date = match parse_date_arg(arg) {
         Ok(d) => d,
         Err(text) => {
@@ -137,10 +146,14 @@ pub async fn brief_for_arg(
             return None;
         }
     };
-    Some(with_app(ctx.publisher.app(), |app| {
-        let date = date.unwrap_or_else(|| app.today());
-        app.brief_messages(date).map(|(_, m)| m)
-    }))
+    Some(
+        ctx.core
+            .blocking(move |core| {
+                let date = date.unwrap_or_else(|| core.today());
+                core.brief_messages(date).map(|(_, m)| m)
+            })
+            .await,
+    )
 }
 
 /// "没有这个专题" with the closest matches.

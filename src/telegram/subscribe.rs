@@ -4,8 +4,7 @@ use teloxide::types::Message;
 
 use super::context::{BotContext, HandlerResult, plain};
 use super::member::{MAX_TOPIC_ARG_CHARS, unknown_topic_text};
-use crate::app::{App, AppError};
-use crate::publish::with_app;
+use crate::app::{AppError, Core};
 use crate::topics::Topic;
 
 fn user_id(msg: &Message) -> Option<i64> {
@@ -22,7 +21,7 @@ async fn private_only(ctx: &BotContext, msg: &Message) -> bool {
 }
 
 /// The topic `name` names, or the reply to give when it names none.
-fn topic_or_reply(app: &App, name: &str) -> Result<Result<Topic, String>, AppError> {
+fn topic_or_reply(app: &Core, name: &str) -> Result<Result<Topic, String>, AppError> {
     if name.chars().count() > MAX_TOPIC_ARG_CHARS {
         return Ok(Err(
             "专题名称太长了。发送 /topics 查看全部专题。".to_string()
@@ -49,12 +48,13 @@ pub async fn subscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerRes
             .await;
         return Ok(());
     }
-    let text = with_app(ctx.publisher.app(), |app| -> Result<String, AppError> {
-        let topic = match topic_or_reply(app, name)? {
+    let (name, chat) = (name.to_string(), msg.chat.id.0);
+    let text = ctx.core.blocking(move |app| -> Result<String, AppError> {
+        let topic = match topic_or_reply(app, &name)? {
             Ok(topic) => topic,
             Err(reply) => return Ok(reply),
         };
-        let added = app.store.subscribe(user, msg.chat.id.0, &topic.id)?;
+        let added = app.db.with(|store| store.subscribe(user, chat, &topic.id))?;
         Ok(if added {
             format!(
                 "已订阅「{}」。每天简报发布后，你会收到一条相关摘要。",
@@ -63,7 +63,7 @@ pub async fn subscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerRes
         } else {
             format!("你已经订阅了「{}」。", topic.name)
         })
-    })?;
+    }).await?;
     ctx.reply(msg, &plain(text)).await;
     Ok(())
 }
@@ -75,17 +75,18 @@ pub async fn unsubscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerR
     let (Some(user), name) = (user_id(msg), arg.trim()) else {
         return Ok(());
     };
-    let text = with_app(ctx.publisher.app(), |app| -> Result<String, AppError> {
-        let topic = match topic_or_reply(app, name)? {
+    let name = name.to_string();
+    let text = ctx.core.blocking(move |app| -> Result<String, AppError> {
+        let topic = match topic_or_reply(app, &name)? {
             Ok(topic) => topic,
             Err(reply) => return Ok(reply),
         };
-        Ok(if app.store.unsubscribe(user, &topic.id)? {
+        Ok(if app.db.with(|store| store.unsubscribe(user, &topic.id))? {
             format!("已取消订阅「{}」。", topic.name)
         } else {
             format!("你没有订阅「{}」。", topic.name)
         })
-    })?;
+    }).await?;
     ctx.reply(msg, &plain(text)).await;
     Ok(())
 }
@@ -97,8 +98,8 @@ pub async fn list(ctx: &BotContext, msg: &Message) -> HandlerResult {
     let Some(user) = user_id(msg) else {
         return Ok(());
     };
-    let text = with_app(ctx.publisher.app(), |app| -> Result<String, AppError> {
-        let ids = app.store.subscriptions(user)?;
+    let text = ctx.core.blocking(move |app| -> Result<String, AppError> {
+        let ids = app.db.with(|store| store.subscriptions(user))?;
         if ids.is_empty() {
             return Ok("你还没有订阅任何专题。发送 /subscribe 黄金 试试。".to_string());
         }
@@ -107,7 +108,7 @@ pub async fn list(ctx: &BotContext, msg: &Message) -> HandlerResult {
             .map(|id| app.topics.get(id).map_or(id.clone(), |t| t.name.clone()))
             .collect();
         Ok(format!("你的订阅：{}", names.join("、")))
-    })?;
+    }).await?;
     ctx.reply(msg, &plain(text)).await;
     Ok(())
 }

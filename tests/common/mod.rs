@@ -1,13 +1,27 @@
-//! Shared test helpers: one `spawn_app` that opens a real App on a fresh SQLite file.
+//! The one test harness. [`TestApp::builder`] starts the real `Application` (the same
+//! builder `ecobrief run` uses) on a fresh SQLite file, talking over HTTP to the fake Bot
+//! API, with the HTTP server on a free port. [`spawn_core`] opens just the core, for
+//! tests of the pipeline itself (ingest, render). Tests speak in domain verbs: write a
+//! source file, post a day, fire the schedule, push a document, wait for a message.
 #![allow(dead_code)]
 
 pub mod fake_telegram;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use ecobrief::app::App;
+use chrono::{DateTime, NaiveDate, Utc};
+use ecobrief::app::Core;
+use ecobrief::application::{Application, Purpose, StartError, StartOptions};
 use ecobrief::config::{Config, SourceConfig};
-use ecobrief::render::text::OutgoingMessage;
+use ecobrief::message::OutgoingMessage;
+use ecobrief::publish::{PublishError, PublishReport, Trigger};
+use ecobrief::runner::{Clock, JobQueue, ManualClock, PublishOutcome, SystemClock};
+use ecobrief::server::Secrets;
+use ecobrief::settings::Settings;
+use ecobrief::store::Conn;
 use tempfile::TempDir;
 
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -33,33 +47,44 @@ pub fn test_config(dir: &Path) -> Config {
     config
 }
 
-pub struct TestApp {
+/// The core alone (no Telegram), for pipeline tests.
+pub struct TestCore {
     pub dir: TempDir,
-    pub app: App,
+    pub app: Core,
 }
 
-pub fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {})
+pub fn spawn_core() -> TestCore {
+    spawn_core_with(|_| {})
 }
 
-pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+pub fn spawn_core_with(adjust: impl FnOnce(&mut Config)) -> TestCore {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(dir.path());
     adjust(&mut config);
-    let app = App::open(config).expect("app opens");
-    TestApp { dir, app }
+    let settings = Settings::from_config(config).expect("settings parse");
+    let app = Core::open(settings).expect("core opens");
+    TestCore { dir, app }
 }
 
-impl TestApp {
+impl TestCore {
     /// Writes a file under the test's temp dir and returns its path.
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.dir.path().join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("mkdir");
-        }
-        std::fs::write(&path, bytes).expect("write");
-        path
+        write_file(self.dir.path(), name, bytes)
     }
+
+    /// A database connection of the test's own.
+    pub fn store(&self) -> Conn {
+        self.app.db.get().expect("a connection")
+    }
+}
+
+fn write_file(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(&path, bytes).expect("write");
+    path
 }
 
 /// Checks what Telegram enforces on every message.
@@ -122,76 +147,208 @@ pub fn test_telegram(config: &mut Config, api_url: &str) {
     config.telegram.poll_timeout_seconds = 1;
 }
 
-/// A publisher on a fresh app (samples ingested) talking to `fake`.
-pub fn spawn_publisher(
-    fake: &fake_telegram::FakeTelegram,
-    adjust: impl FnOnce(&mut Config),
-) -> (
-    TempDir,
-    ecobrief::publish::Publisher,
-    tokio::sync::watch::Sender<bool>,
-) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = test_config(dir.path());
-    test_telegram(&mut config, &fake.url);
-    adjust(&mut config);
-    let telegram = config.telegram.clone();
-    let mut app = App::open(config).expect("app opens");
-    app.ingest_sources().expect("samples ingest");
-    let api = ecobrief::publish::botapi::BotApi::new(
-        &fake.url,
-        fake_telegram::TOKEN,
-        std::time::Duration::from_secs(5),
-    )
-    .expect("client");
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let publisher = ecobrief::publish::Publisher::new(
-        std::sync::Arc::new(std::sync::Mutex::new(app)),
-        api,
-        telegram,
-        stopping,
-    );
-    (dir, publisher, stop)
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("an RFC 3339 time")
+        .with_timezone(&Utc)
 }
 
-/// A running bot (`telegram::serve`) against `fake`, stopped on drop of `stop`.
-pub struct TestBot {
+pub fn day(text: &str) -> NaiveDate {
+    text.parse().expect("a YYYY-MM-DD day")
+}
+
+/// How a [`TestApp`] is set up before it starts.
+pub struct TestAppBuilder {
+    api_url: String,
+    adjust: Vec<Box<dyn FnOnce(&mut Config, &Path)>>,
+    secrets: Secrets,
+    clock: Option<Arc<ManualClock>>,
+    dir: Option<TempDir>,
+    purpose_serve: bool,
+}
+
+/// The running application under test.
+pub struct TestApp {
     pub dir: TempDir,
+    pub core: Core,
+    pub jobs: JobQueue,
+    /// The HTTP server's address, when it runs.
+    pub address: Option<SocketAddr>,
+    pub clock: Option<Arc<ManualClock>>,
     pub stop: tokio::sync::watch::Sender<bool>,
-    pub task: tokio::task::JoinHandle<Result<(), ecobrief::telegram::ServeError>>,
+    pub task: tokio::task::JoinHandle<Result<(), StartError>>,
 }
 
-pub async fn spawn_bot(
-    fake: &fake_telegram::FakeTelegram,
-    adjust: impl FnOnce(&mut Config),
-) -> TestBot {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = test_config(dir.path());
-    test_telegram(&mut config, &fake.url);
-    config.schedule.enabled = false;
-    // Any free port: tests run in parallel, and 8080 may be taken.
-    config.server.listen = "127.0.0.1:0".to_string();
-    adjust(&mut config);
-    let mut app = App::open(config).expect("app opens");
-    app.ingest_sources().expect("samples ingest");
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(ecobrief::telegram::serve(
-        app,
-        Some(fake_telegram::TOKEN.to_string()),
-        stopping,
-    ));
-    TestBot { dir, stop, task }
+impl TestApp {
+    /// A builder for an app that talks to `fake`: schedule off, samples as the one
+    /// folder source, the HTTP server on a free port.
+    pub fn builder(fake: &fake_telegram::FakeTelegram) -> TestAppBuilder {
+        TestAppBuilder {
+            api_url: fake.url.clone(),
+            adjust: Vec::new(),
+            secrets: Secrets::default(),
+            clock: None,
+            dir: None,
+            purpose_serve: true,
+        }
+    }
 }
 
-impl TestBot {
-    /// Stops the bot and waits for it; returns its folder (the database) for inspection.
+impl TestAppBuilder {
+    pub fn config(mut self, adjust: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.adjust.push(Box::new(move |c, _| adjust(c)));
+        self
+    }
+
+    /// Adjusts the config knowing the test's folder (for source folders inside it).
+    pub fn config_in(mut self, adjust: impl FnOnce(&mut Config, &Path) + 'static) -> Self {
+        self.adjust.push(Box::new(adjust));
+        self
+    }
+
+    pub fn secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Job logic reads this clock instead of the real time.
+    pub fn clock(mut self, clock: Arc<ManualClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Reuses a folder (and so the database) from an earlier run: a restart.
+    pub fn dir(mut self, dir: TempDir) -> Self {
+        self.dir = Some(dir);
+        self
+    }
+
+    /// The settings this builder makes (for tests of start-up errors).
+    pub fn settings(self) -> (TempDir, Result<Settings, ecobrief::config::ConfigError>) {
+        let dir = self
+            .dir
+            .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+        let mut config = test_config(dir.path());
+        test_telegram(&mut config, &self.api_url);
+        config.schedule.enabled = false;
+        config.server.listen = "127.0.0.1:0".to_string();
+        for adjust in self.adjust {
+            adjust(&mut config, dir.path());
+        }
+        (dir, Settings::from_config(config))
+    }
+
+    /// Builds and starts the application; returns once its start-up (resume, first
+    /// read of the sources, catch-up) is done.
+    pub async fn start(self) -> TestApp {
+        self.try_start().await.expect("the application starts")
+    }
+
+    pub async fn try_start(mut self) -> Result<TestApp, StartError> {
+        let secrets = std::mem::take(&mut self.secrets);
+        let clock = self.clock.clone();
+        let serve = self.purpose_serve;
+        let (dir, settings) = self.settings();
+        let settings = settings.expect("settings parse");
+        // Any free port: tests run in parallel, and 8080 may be taken.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut options = StartOptions::new(
+            if serve {
+                Purpose::Serve
+            } else {
+                Purpose::PublishOnce
+            },
+            Some(fake_telegram::TOKEN.to_string()),
+        );
+        options.secrets = secrets;
+        options.listener = Some(listener);
+        options.clock = match &clock {
+            Some(clock) => Arc::clone(clock) as Arc<dyn Clock>,
+            None => Arc::new(SystemClock),
+        };
+        let application = Application::build(settings, options, stopping).await?;
+        let core = application.core().clone();
+        let jobs = application.jobs();
+        let address = application.server_address();
+        let task = tokio::spawn(application.run_until_stopped());
+        let app = TestApp {
+            dir,
+            core,
+            jobs,
+            address,
+            clock,
+            stop,
+            task,
+        };
+        // Jobs run after the start-up: this one's answer means it is over.
+        app.jobs.ingest(false).await;
+        Ok(app)
+    }
+}
+
+impl TestApp {
+    /// Writes a file under the test's temp dir and returns its path.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        write_file(self.dir.path(), name, bytes)
+    }
+
+    /// A database connection of the test's own.
+    pub fn store(&self) -> Conn {
+        self.core.db.get().expect("a connection")
+    }
+
+    /// `http://127.0.0.1:PORT` of the HTTP server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address.expect("the server runs"))
+    }
+
+    /// Posts `date` as `/post` would (through the job runner); the report, or why not.
+    pub async fn post(&self, date: NaiveDate, force: bool) -> Result<PublishReport, PublishError> {
+        match self
+            .jobs
+            .publish(date, Trigger::CommandLine, force)
+            .await
+            .expect("the runner answers")?
+        {
+            PublishOutcome::Posted { report, .. } => Ok(report),
+            PublishOutcome::AlreadyPosted => Err(PublishError::AlreadyPosted(date)),
+            other => panic!("a manual post ended as {other:?}"),
+        }
+    }
+
+    /// The schedule firing at `at`; returns when that job is done.
+    pub async fn fire_publish(&self, at: DateTime<Utc>) -> PublishOutcome {
+        self.jobs
+            .scheduled_publish(at, Trigger::Schedule, self.core.settings.tz)
+            .await
+            .expect("the runner answers")
+            .expect("a scheduled publish reports its outcome")
+    }
+
+    /// The ingest schedule firing (or `/ingest` when `force`); returns when it is done.
+    pub async fn ingest(&self, force: bool) -> ecobrief::sources::SourcesReport {
+        self.jobs.ingest(force).await.expect("the runner answers")
+    }
+
+    /// Moves the injected clock and lets the runner check waiting days.
+    pub async fn set_time(&self, now: DateTime<Utc>) {
+        self.clock.as_ref().expect("a manual clock").set(now);
+        // An ingest job ends with the same check, and answers when it is done.
+        self.jobs.ingest(false).await;
+    }
+
+    /// Stops the application and waits for it; returns its folder (the database) for
+    /// inspection or a restart.
     pub async fn shutdown(self) -> TempDir {
         let _ = self.stop.send(true);
-        let result = tokio::time::timeout(std::time::Duration::from_secs(20), self.task)
+        let result = tokio::time::timeout(Duration::from_secs(30), self.task)
             .await
-            .expect("bot stops within 20 s")
-            .expect("bot task");
-        result.expect("bot ran");
+            .expect("the application stops within 30 s")
+            .expect("the application task");
+        result.expect("the application ran");
         self.dir
     }
 }

@@ -1,0 +1,85 @@
+//! The messages the pipeline hands to Telegram: text with entities, and where they go.
+//! These types import nothing of ours, so every stage (store, render, publish, the edges)
+//! can name them without reaching into another stage.
+
+use serde::{Deserialize, Serialize};
+
+/// A Bot API `MessageEntity`, offsets in UTF-16 code units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEntity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub offset: usize,
+    pub length: usize,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub language: Option<String>,
+}
+
+/// A message ready for `sendMessage` (`text` + `entities`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingMessage {
+    pub text: String,
+    pub entities: Vec<MessageEntity>,
+}
+
+impl OutgoingMessage {
+    /// Text without formatting.
+    pub fn plain(text: impl Into<String>) -> OutgoingMessage {
+        OutgoingMessage {
+            text: text.into(),
+            entities: Vec::new(),
+        }
+    }
+}
+
+/// Where a message goes: a numeric chat id or a public `@username`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChatRef {
+    Id(i64),
+    Username(String),
+}
+
+impl ChatRef {
+    /// A numeric id (`-1001234567890`) or an `@username` of letters, digits and `_`.
+    pub fn parse(text: &str) -> Option<ChatRef> {
+        let text = text.trim();
+        if let Ok(id) = text.parse::<i64>() {
+            return Some(ChatRef::Id(id));
+        }
+        let name = text.strip_prefix('@')?;
+        (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then(|| ChatRef::Username(text.to_string()))
+    }
+
+    /// Private chats have positive ids; groups, supergroups and channels negative ids or
+    /// a username. Pacing is stricter for groups.
+    pub fn is_group(&self) -> bool {
+        match self {
+            ChatRef::Id(id) => *id < 0,
+            ChatRef::Username(_) => true,
+        }
+    }
+
+    /// The text form, as written in the config and kept in the delivery record.
+    pub fn key(&self) -> String {
+        match self {
+            ChatRef::Id(id) => id.to_string(),
+            ChatRef::Username(name) => name.clone(),
+        }
+    }
+
+    pub fn id(&self) -> Option<i64> {
+        match self {
+            ChatRef::Id(id) => Some(*id),
+            ChatRef::Username(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ChatRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
