@@ -23,16 +23,16 @@ mod fake_telegram;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use tokio::sync::watch;
 
-use ecobrief::app::App;
+use ecobrief::app::Core;
 use ecobrief::config::{Config, SourceConfig, TelegramConfig};
 use ecobrief::publish::Publisher;
 use ecobrief::publish::botapi::BotApi;
+use ecobrief::settings::Settings;
 use fake_telegram::{FakeTelegram, Limits};
 
 const SUBSCRIBERS_VAR: &str = "ECOBRIEF_BENCH_SUBSCRIBERS";
@@ -182,15 +182,16 @@ async fn digest_fan_out(fake: &FakeTelegram, subscribers: usize) -> FanOut {
     };
     config.render.templates_dir = repo_path("templates");
 
-    let mut app = App::open(config).expect("app opens on a fresh database");
-    let ingest = app.ingest_sources().expect("samples ingest");
+    let settings = Settings::from_config(config).expect("fan-out settings parse");
+    let core = Core::open(settings).expect("core opens on a fresh database");
+    let ingest = core.ingest_folders().expect("samples ingest");
     assert_eq!(ingest.failed(), 0, "samples ingest cleanly");
     let probe = [ecobrief::store::delivery::Subscriber {
         user_id: 0,
         chat_id: 0,
         topics: vec![TOPIC.to_string()],
     }];
-    let digest = app
+    let digest = core
         .digests(date, &probe)
         .expect("digest renders")
         .pop()
@@ -203,12 +204,14 @@ async fn digest_fan_out(fake: &FakeTelegram, subscribers: usize) -> FanOut {
     );
 
     let started = Instant::now();
+    let mut store = core.db.get().expect("a database connection");
     for i in 0..subscribers {
         let user = FIRST_USER + i as i64;
-        app.store
+        store
             .subscribe(user, user, TOPIC)
             .expect("subscribe a bench user");
     }
+    drop(store);
     println!(
         "fan-out: {subscribers} subscribers added in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -222,7 +225,8 @@ async fn digest_fan_out(fake: &FakeTelegram, subscribers: usize) -> FanOut {
     .expect("Bot API client");
     // Never stopped: the sender is kept alive so the publisher does not see a shutdown.
     let (_keep_running, running) = watch::channel(false);
-    let publisher = Publisher::new(Arc::new(Mutex::new(app)), api, telegram, running);
+    // The pacing and retry settings come from the core's settings (`fan_out_telegram`).
+    let publisher = Publisher::new(core, api, running);
 
     println!(
         "fan-out: sending {subscribers} digests at ≤ {TELEGRAM_PER_SECOND}/s \

@@ -13,24 +13,25 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 
-use ecobrief::app::App;
+use ecobrief::app::Core;
 use ecobrief::compose::compose;
 use ecobrief::config::{Config, RenderConfig, TELEGRAM_MAX_CODE_POINTS, TELEGRAM_MAX_ENTITIES};
 use ecobrief::ingest::{IngestOptions, content_hash, item_key, parse_bytes};
+use ecobrief::message::OutgoingMessage;
 use ecobrief::model::{
     Direction, DocumentMeta, Impact, Item, ItemKind, Leaning, ParsedDocument, Stance,
 };
 use ecobrief::render::Renderer;
-use ecobrief::message::OutgoingMessage;
+use ecobrief::settings::Settings;
 use ecobrief::store::Store;
 use ecobrief::topics::TopicCatalog;
 
 const GROUP: &str = "@ecodailyreport";
 
-/// Config with the shipped topics and templates (found from the manifest, not the working
-/// directory) and no source folders.
-fn bench_config(database: PathBuf) -> Config {
-    Config {
+/// Settings with the shipped topics and templates (found from the manifest, not the
+/// working directory) and no source folders.
+fn bench_settings(database: PathBuf) -> Settings {
+    Settings::from_config(Config {
         database,
         topics_file: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml")),
         sources: Vec::new(),
@@ -39,7 +40,8 @@ fn bench_config(database: PathBuf) -> Config {
             ..RenderConfig::default()
         },
         ..Config::default()
-    }
+    })
+    .expect("bench settings parse")
 }
 
 fn date(year: i32, month: u32, day: u32) -> NaiveDate {
@@ -290,11 +292,11 @@ fn assert_telegram_limits(messages: &[OutgoingMessage]) {
 }
 
 fn render_split_60_items(c: &mut Criterion) {
-    let config = bench_config(PathBuf::from("unused.db"));
-    let renderer = Renderer::load(&config.render, config.tz()).expect("templates load");
+    let settings = bench_settings(PathBuf::from("unused.db"));
+    let renderer = Renderer::load(&settings.render, settings.tz).expect("templates load");
     let day = date(2026, 3, 12);
     let text = brief_text(&mut Synth::new(1), day, BRIEF_SECTIONS, 12, 1);
-    let options = IngestOptions::from_config(&config, None);
+    let options = IngestOptions::from_settings(&settings, None);
     let doc = parse_bytes("brief-2026-03-12.md", text.as_bytes(), None, &options)
         .expect("synthetic brief parses");
     assert!(
@@ -309,7 +311,7 @@ fn render_split_60_items(c: &mut Criterion) {
         .iter()
         .map(|item| (doc.meta.key.clone(), item.clone()))
         .collect();
-    let brief = compose(day, Some(&doc.meta), items, &config).expect("brief composes");
+    let brief = compose(day, Some(&doc.meta), items, &settings).expect("brief composes");
     assert_eq!(brief.item_count(), 60);
 
     // Checked once outside the timing: the measured call produces the same messages.
@@ -409,15 +411,15 @@ fn ingest_10000_documents(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(15))
         .throughput(Throughput::Elements(INGEST_DOCUMENTS as u64));
     group.bench_function("ingest_paths", |b| {
-        // iter_custom: opening a fresh App on an empty database is setup, not timed.
+        // iter_custom: opening a fresh Core on an empty database is setup, not timed.
         b.iter_custom(|iters| {
             let mut timed = Duration::ZERO;
             for _ in 0..iters {
                 let db_dir = tempfile::tempdir().expect("temp dir for the database");
-                let mut app =
-                    App::open(bench_config(db_dir.path().join("ingest.db"))).expect("app opens");
+                let core = Core::open(bench_settings(db_dir.path().join("ingest.db")))
+                    .expect("core opens");
                 let start = Instant::now();
-                let report = app
+                let report = core
                     .ingest_paths(black_box(&paths), None)
                     .expect("ingest runs");
                 timed += start.elapsed();
@@ -425,7 +427,11 @@ fn ingest_10000_documents(c: &mut Criterion) {
                 assert_eq!(report.files.len(), corpus.files);
                 assert_eq!(report.failed(), 0, "failures: {:?}", report.lines());
                 assert_eq!(report.items(), corpus.items);
-                assert_eq!(app.store.item_count().expect("count items"), corpus.items);
+                let stored = core
+                    .db
+                    .with(|store| store.item_count())
+                    .expect("count items");
+                assert_eq!(stored, corpus.items);
             }
             timed
         })
@@ -539,8 +545,8 @@ fn query_document(synth: &mut Synth, n: usize) -> ParsedDocument {
 
 /// A store with [`QUERY_ITEMS`] items saved in one transaction.
 fn build_query_store(path: &Path) -> Store {
-    let config = bench_config(path.to_path_buf());
-    let topics = TopicCatalog::load(&config.topics_file).expect("topics load");
+    let settings = bench_settings(path.to_path_buf());
+    let topics = TopicCatalog::load(&settings.topics_file).expect("topics load");
     let mut store = Store::open(path).expect("store opens");
     store.sync_topics(&topics).expect("topics sync");
     let mut synth = Synth::new(3);

@@ -152,9 +152,14 @@ const FILES_PER_WRITE: usize = 200;
 enum FilePlan {
     Failed(String),
     /// Skipped by its stamp: nothing to write.
-    Unchanged { items: usize },
+    Unchanged {
+        items: usize,
+    },
     /// Same content under a new stamp (touched, or copied back): only the stamp changes.
-    Restamp { stamp: FileStamp, items: usize },
+    Restamp {
+        stamp: FileStamp,
+        items: usize,
+    },
     Parsed {
         doc: Box<ParsedDocument>,
         stamp: Option<FileStamp>,

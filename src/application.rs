@@ -190,7 +190,8 @@ impl Application {
                     .map_err(StartError::Listen)?,
             ),
         };
-        let (api, username) = crate::telegram::connect(&settings.telegram, token.as_deref()).await?;
+        let (api, username) =
+            crate::telegram::connect(&settings.telegram, token.as_deref()).await?;
         // getMe just answered: Telegram is reachable.
         core.metrics.set_telegram_reachable(true);
         if serving {
@@ -282,7 +283,10 @@ impl Application {
     }
 
     /// Sends notices to the admins as they come.
-    fn spawn_notices(publisher: Arc<Publisher>, mut notices: Notices) -> tokio::task::JoinHandle<()> {
+    fn spawn_notices(
+        publisher: Arc<Publisher>,
+        mut notices: Notices,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             while let Some(text) = notices.recv().await {
                 publisher.tell_admins(&text).await;
@@ -382,7 +386,10 @@ impl Application {
         let _ = runner.await;
         // The runner held the last notifier: notices it queued (a source failing) still
         // reach the admins, then the task ends.
-        if tokio::time::timeout(SERVER_STOP_TIMEOUT, notices).await.is_err() {
+        if tokio::time::timeout(SERVER_STOP_TIMEOUT, notices)
+            .await
+            .is_err()
+        {
             tracing::warn!("notices to admins did not finish in time");
         }
         outcome.unwrap_or_else(|| {

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::settings::Settings;
 use crate::ingest::text::normalize_title;
 use crate::model::{Direction, DocumentMeta, Item, ItemKind};
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Brief {

@@ -511,7 +511,9 @@ impl Config {
     pub fn env_var_for(&self, key: &str) -> Option<&str> {
         self.env_overrides
             .iter()
-            .find(|(_, k)| k == key || key.starts_with(&format!("{k}.")) || key.starts_with(&format!("{k}[")))
+            .find(|(_, k)| {
+                k == key || key.starts_with(&format!("{k}.")) || key.starts_with(&format!("{k}["))
+            })
             .map(|(var, _)| var.as_str())
     }
 
@@ -523,7 +525,6 @@ impl Config {
             self.telegram.api_url = url.trim().to_string();
         }
     }
-
 }
 
 #[cfg(test)]

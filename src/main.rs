@@ -320,7 +320,10 @@ fn check_config(settings: Settings) -> anyhow::Result<ExitCode> {
     );
     let renderer = ecobrief::render::Renderer::load(&settings.render, settings.tz)?;
     renderer.self_check()?;
-    println!("ok     templates {}", settings.render.templates_dir.display());
+    println!(
+        "ok     templates {}",
+        settings.render.templates_dir.display()
+    );
     println!(
         "ok     schedule publish {:?}, ingest {:?} ({})",
         settings.schedule.publish.as_str(),

@@ -358,10 +358,7 @@ impl Runner {
     /// A publish asked for by a person: what the sources hold now, at once.
     async fn manual(&self, request: PublishRequest) -> Result<PublishOutcome, PublishError> {
         let date = request.date;
-        let readiness = self
-            .core
-            .blocking(move |core| core.readiness(date))
-            .await?;
+        let readiness = self.core.blocking(move |core| core.readiness(date)).await?;
         if readiness == DayReadiness::Empty {
             return Err(PublishError::App(AppError::Compose(ComposeError::NoItems(
                 date,
@@ -393,8 +390,8 @@ impl Runner {
             Ok(false) => {}
             Err(e) => tracing::error!("reading the delivery record of {date}: {e}"),
         }
-        let deadline = at
-            + chrono::Duration::from_std(settings.schedule.wait_for_brief).unwrap_or_default();
+        let deadline =
+            at + chrono::Duration::from_std(settings.schedule.wait_for_brief).unwrap_or_default();
         let targets: Vec<(String, i64)> = settings
             .telegram
             .targets
@@ -406,7 +403,13 @@ impl Runner {
             .db
             .run(move |store| {
                 for (chat, thread) in &targets {
-                    store.open_day_plan(date, chat, *thread, at.timestamp(), deadline.timestamp())?;
+                    store.open_day_plan(
+                        date,
+                        chat,
+                        *thread,
+                        at.timestamp(),
+                        deadline.timestamp(),
+                    )?;
                 }
                 Ok(())
             })
@@ -486,7 +489,9 @@ impl Runner {
                     deadline: deadline_at,
                 }
             }
-            DayReadiness::ItemsOnly(n) if settings.schedule.on_missing_brief == OnMissingBrief::Post => {
+            DayReadiness::ItemsOnly(n)
+                if settings.schedule.on_missing_brief == OnMissingBrief::Post =>
+            {
                 self.notifier.tell_admins(format!(
                     "⚠️ {date} 的简报到 {} 仍未到达，按设置发布现有的 {n} 条内容（没有简报正文）。",
                     self.local(deadline_at)
@@ -527,7 +532,10 @@ impl Runner {
         deadline: DateTime<Utc>,
         readiness: DayReadiness,
     ) {
-        let keys: Vec<(String, i64)> = plans.iter().map(|p| (p.chat.clone(), p.thread_id)).collect();
+        let keys: Vec<(String, i64)> = plans
+            .iter()
+            .map(|p| (p.chat.clone(), p.thread_id))
+            .collect();
         let since = now.timestamp();
         let first_notice = self
             .core
@@ -597,11 +605,12 @@ impl Runner {
                     if plan.brief_date != date {
                         continue;
                     }
-                    let outcome = match store.latest_publication(date, &plan.chat, plan.thread_id)? {
-                        Some(p) if p.state == PublicationState::Done => DayOutcome::Posted,
-                        Some(p) if p.state == PublicationState::Failed => DayOutcome::Failed,
-                        _ => continue,
-                    };
+                    let outcome =
+                        match store.latest_publication(date, &plan.chat, plan.thread_id)? {
+                            Some(p) if p.state == PublicationState::Done => DayOutcome::Posted,
+                            Some(p) if p.state == PublicationState::Failed => DayOutcome::Failed,
+                            _ => continue,
+                        };
                     store.end_day_plan(date, &plan.chat, plan.thread_id, outcome, at)?;
                 }
                 Ok(())
@@ -656,19 +665,23 @@ mod tests {
 
     #[test]
     fn daylight_saving_gaps_and_repeats() {
-        // New York: 02:30 does not exist on 2026-03-08 and happens twice on 2026-11-01.
+        // New York: 02:30 does not exist on 2026-03-08.
         let cron = crate::settings::parse_cron("0 30 2 * * *").unwrap();
         let tz = Tz::America__New_York;
         let grace = Duration::from_secs(3600 * 3);
         // In the gap, the run moves to the first valid time after it (03:00 EDT).
         let gap = missed_run(&cron, tz, at("2026-03-08T04:00:00-04:00"), grace).unwrap();
         assert_eq!(publish_date(gap, tz).to_string(), "2026-03-08");
-        // In the repeat, it runs once, at the first 02:30 (EDT).
+        // 01:30 happens twice on 2026-11-01; it runs once, at the first (EDT).
+        let cron = crate::settings::parse_cron("0 30 1 * * *").unwrap();
         let next = cron
             .find_next_occurrence(&at("2026-11-01T00:00:00-04:00").with_timezone(&tz), false)
             .unwrap();
-        assert_eq!(next.with_timezone(&Utc), at("2026-11-01T02:30:00-04:00"));
+        assert_eq!(next.with_timezone(&Utc), at("2026-11-01T01:30:00-04:00"));
         let after = cron.find_next_occurrence(&next, false).unwrap();
-        assert_eq!(publish_date(after.with_timezone(&Utc), tz).to_string(), "2026-11-02");
+        assert_eq!(
+            publish_date(after.with_timezone(&Utc), tz).to_string(),
+            "2026-11-02"
+        );
     }
 }

@@ -28,9 +28,17 @@ pub struct Source {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
-    Dir { path: PathBuf },
-    Feed { url: reqwest::Url, fetch: FetchConfig },
-    Url { url: reqwest::Url, fetch: FetchConfig },
+    Dir {
+        path: PathBuf,
+    },
+    Feed {
+        url: reqwest::Url,
+        fetch: FetchConfig,
+    },
+    Url {
+        url: reqwest::Url,
+        fetch: FetchConfig,
+    },
 }
 
 impl Source {
@@ -142,7 +150,9 @@ fn parse_web_url(text: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(text.trim())
         .map_err(|_| format!("{shown:?} is not a URL; write it as https://host/path"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{shown:?} is not an http:// or https:// URL with a host"));
+        return Err(format!(
+            "{shown:?} is not an http:// or https:// URL with a host"
+        ));
     }
     Ok(url)
 }
@@ -318,7 +328,10 @@ impl Settings {
                         ));
                     }
                     if fetch.max_bytes == 0 {
-                        return Err(invalid(&key("max_bytes"), "must be greater than 0".to_string()));
+                        return Err(invalid(
+                            &key("max_bytes"),
+                            "must be greater than 0".to_string(),
+                        ));
                     }
                     match source {
                         SourceConfig::Feed { .. } => SourceSpec::Feed {
@@ -458,7 +471,10 @@ mod tests {
         let err = refused("[telegram]\napi_url = \"api.telegram.org\"\n");
         assert!(err.contains("telegram.api_url"), "{err}");
         let err = refused("[schedule]\npublish_cron = \"0 0 8 30 2 *\"\n");
-        assert!(err.contains("schedule.publish_cron") && err.contains("never"), "{err}");
+        assert!(
+            err.contains("schedule.publish_cron") && err.contains("never"),
+            "{err}"
+        );
         let err = refused("[server]\nmax_body_bytes = 0\n");
         assert!(err.contains("server.max_body_bytes"), "{err}");
         let err = refused(
@@ -466,9 +482,15 @@ mod tests {
         );
         assert!(err.contains("sources[0].fetch.timeout_seconds"), "{err}");
         let err = refused("[[sources]]\nkind = \"url\"\nurl = \"https://user:pw@/x\"\n");
-        assert!(err.contains("sources[0].url") && !err.contains("pw"), "{err}");
+        assert!(
+            err.contains("sources[0].url") && !err.contains("pw"),
+            "{err}"
+        );
         let dir = tempfile::tempdir().unwrap();
-        let err = refused(&format!("database = {:?}\n", dir.path().display().to_string()));
+        let err = refused(&format!(
+            "database = {:?}\n",
+            dir.path().display().to_string()
+        ));
         assert!(err.contains("is a folder"), "{err}");
     }
 
@@ -481,7 +503,8 @@ mod tests {
         let config = Config::from_toml_with_env("", Path::new("c.toml"), &env).unwrap();
         let err = Settings::from_config(config).unwrap_err().to_string();
         assert!(
-            err.contains("schedule.publish_cron") && err.contains("ECOBRIEF__SCHEDULE__PUBLISH_CRON"),
+            err.contains("schedule.publish_cron")
+                && err.contains("ECOBRIEF__SCHEDULE__PUBLISH_CRON"),
             "{err}"
         );
     }
@@ -491,6 +514,9 @@ mod tests {
         let settings = Settings::from_config(Config::default()).unwrap();
         assert_eq!(settings.tz, Tz::Asia__Shanghai);
         assert_eq!(settings.telegram.targets[0].chat_key(), "@ecodailyreport");
-        assert_eq!(settings.telegram.api_url.as_str(), "https://api.telegram.org/");
+        assert_eq!(
+            settings.telegram.api_url.as_str(),
+            "https://api.telegram.org/"
+        );
     }
 }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::fake_telegram::{BOT_USERNAME, FakeTelegram, Limits, Sent};
-use common::{ADMIN, GROUP, spawn_bot};
+use common::{ADMIN, GROUP, TestApp};
 
 const MEMBER: i64 = 5001;
 const WAIT: Duration = Duration::from_secs(15);
@@ -28,7 +28,7 @@ async fn wait_text(fake: &FakeTelegram, chat: i64, needle: &str) -> Sent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_by_name_alias_and_unknown_with_suggestions() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let bot = spawn_bot(&fake, |_| {}).await;
+    let bot = TestApp::builder(&fake).start().await;
     fake.push_text(GROUP, MEMBER, "/topic 黄金");
     let reply = wait_text(&fake, GROUP, "🔎 黄金").await;
     assert!(reply.text.contains("现货黄金刷新历史高位"));
@@ -75,13 +75,15 @@ async fn more_button_pages_through_older_items() {
         .unwrap();
     }
     let extra_dir = extra.path().to_path_buf();
-    let bot = spawn_bot(&fake, move |c| {
-        c.sources.push(ecobrief::config::SourceConfig::Dir {
-            path: extra_dir,
-            name: None,
-        });
-    })
-    .await;
+    let bot = TestApp::builder(&fake)
+        .config(move |c| {
+            c.sources.push(ecobrief::config::SourceConfig::Dir {
+                path: extra_dir,
+                name: None,
+            });
+        })
+        .start()
+        .await;
     fake.push_text(GROUP, MEMBER, "/topic gold");
     let first = wait_text(&fake, GROUP, "🔎 黄金").await;
     let markup = first
@@ -113,7 +115,7 @@ async fn more_button_pages_through_older_items() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brief_in_private_and_a_pointer_in_the_group() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let bot = spawn_bot(&fake, |_| {}).await;
+    let bot = TestApp::builder(&fake).start().await;
     fake.push_text(MEMBER, MEMBER, "/brief 2026-03-12");
     fake.wait_for(WAIT, "the whole brief", |sent| {
         sent.iter().filter(|s| to(MEMBER)(s)).count() == 2
@@ -139,7 +141,7 @@ async fn post_by_admin_once_refused_for_others_and_forced_again_with_digest_once
     let fake = FakeTelegram::start(Limits::default()).await;
     let chat_admin = 9001;
     fake.set_admins(&GROUP.to_string(), &[chat_admin]);
-    let bot = spawn_bot(&fake, |_| {}).await;
+    let bot = TestApp::builder(&fake).start().await;
 
     fake.push_text(MEMBER, MEMBER, "/subscribe 黄金");
     wait_text(&fake, MEMBER, "已订阅「黄金」").await;
@@ -199,16 +201,16 @@ async fn post_by_admin_once_refused_for_others_and_forced_again_with_digest_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_instance_on_the_same_store_is_refused() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let bot = spawn_bot(&fake, |_| {}).await;
+    let bot = TestApp::builder(&fake).start().await;
     // Wait until the first one is up (it has asked for updates).
     fake.wait_calls("getUpdates", 1, WAIT).await;
     let db = bot.dir.path().join("test.db");
-    match ecobrief::telegram::lock_instance(&db) {
+    match ecobrief::application::lock_instance(&db) {
         Err(e) => assert!(e.to_string().contains("already using"), "{e}"),
         Ok(_) => panic!("a second instance got the lock"),
     }
     let _dir = bot.shutdown().await;
-    if let Err(e) = ecobrief::telegram::lock_instance(&db) {
+    if let Err(e) = ecobrief::application::lock_instance(&db) {
         panic!("not free again after a clean stop: {e}");
     }
 }
@@ -216,7 +218,7 @@ async fn a_second_instance_on_the_same_store_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_admins_and_preview_to_the_private_chat() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let bot = spawn_bot(&fake, |_| {}).await;
+    let bot = TestApp::builder(&fake).start().await;
     // An anonymous admin writes as the group itself (Telegram's GroupAnonymousBot).
     fake.push_update(serde_json::json!({
         "message": {

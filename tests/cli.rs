@@ -155,3 +155,99 @@ fn check_config_passes_on_the_shipped_config_and_names_bad_keys() {
     );
     assert!(stderr(&out).contains("budjet"), "{}", stderr(&out));
 }
+
+/// Runs the binary with only a config file (no `--db`), and a token that is never used.
+fn with_config(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecobrief"))
+        .current_dir(repo_path(""))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("ECOBRIEF_BOT_TOKEN", "1:unused")
+        .env_remove("ECOBRIEF_API_URL")
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn check_config_refuses_what_start_up_refuses_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ok.db");
+    let folder = dir.path().display().to_string();
+    let cases = [
+        ("database = \"\"\n".to_string(), "database"),
+        (format!("database = {folder:?}\n"), "database"),
+        (
+            format!(
+                "database = {:?}\n[telegram]\napi_url = \"api.telegram.org\"\n",
+                db.display().to_string()
+            ),
+            "telegram.api_url",
+        ),
+        (
+            format!(
+                "database = {:?}\n[schedule]\npublish_cron = \"0 0 8 30 2 *\"\n",
+                db.display().to_string()
+            ),
+            "schedule.publish_cron",
+        ),
+        (
+            format!(
+                "database = {:?}\n[server]\nmax_body_bytes = 0\n",
+                db.display().to_string()
+            ),
+            "server.max_body_bytes",
+        ),
+        (
+            format!(
+                "database = {:?}\n[[sources]]\nkind = \"feed\"\nurl = \"https://feeds.example/a\"\nfetch = {{ timeout_seconds = 0 }}\n",
+                db.display().to_string()
+            ),
+            "sources[0].fetch.timeout_seconds",
+        ),
+    ];
+    for (i, (text, key)) in cases.iter().enumerate() {
+        let config = dir.path().join(format!("bad-{i}.toml"));
+        std::fs::write(&config, text).unwrap();
+        for command in ["check-config", "run"] {
+            let out = with_config(&config, &[command]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{command} with {text:?}: {err}");
+            assert!(
+                err.contains(key) && err.contains(&format!("bad-{i}.toml")),
+                "{command} with {text:?} names {key}: {err}"
+            );
+        }
+    }
+    // Positive control: the same file with good values passes check-config.
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!("database = {:?}\n", db.display().to_string()),
+    )
+    .unwrap();
+    let out = with_config(&good, &["check-config"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unreachable_bot_api_is_not_blamed_on_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database = {:?}\nsources = []\n[telegram]\napi_url = \"http://127.0.0.1:9\"\nrequest_timeout_seconds = 2\n",
+            dir.path().join("c.db").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = with_config(&config, &["publish", "--date", "2026-03-12"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot reach the Bot API"), "{err}");
+    assert!(
+        !err.contains("1:unused"),
+        "the token is never printed: {err}"
+    );
+}

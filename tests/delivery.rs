@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::fake_telegram::{FakeTelegram, Fault, Limits};
-use common::{ADMIN, GROUP, spawn_publisher};
-use ecobrief::publish::{PublishError, Trigger, with_app};
+use common::{ADMIN, GROUP, TestApp};
+use ecobrief::publish::PublishError;
+use ecobrief::store::delivery::PublicationState;
 
 fn day() -> NaiveDate {
     "2026-03-12".parse().unwrap()
@@ -25,6 +26,14 @@ fn part_numbers(texts: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The state of the day's latest post to the group.
+fn post_state(app: &TestApp) -> Option<PublicationState> {
+    app.store()
+        .latest_publication(day(), &GROUP.to_string(), 0)
+        .unwrap()
+        .map(|p| p.state)
+}
+
 fn group_texts(fake: &FakeTelegram) -> Vec<String> {
     fake.sent_to(&GROUP.to_string())
         .into_iter()
@@ -35,11 +44,8 @@ fn group_texts(fake: &FakeTelegram) -> Vec<String> {
 #[tokio::test]
 async fn posts_every_part_in_order_once_and_refuses_a_second_post() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
-    let report = publisher
-        .publish(day(), Trigger::CommandLine, false)
-        .await
-        .unwrap();
+    let app = TestApp::builder(&fake).start().await;
+    let report = app.post(day(), false).await.unwrap();
     assert!(report.complete(), "{report:?}");
     let texts = group_texts(&fake);
     assert_eq!(part_numbers(&texts), vec!["1/2", "2/2"]);
@@ -53,16 +59,13 @@ async fn posts_every_part_in_order_once_and_refuses_a_second_post() {
         summary[0].text
     );
 
-    match publisher.publish(day(), Trigger::CommandLine, false).await {
+    match app.post(day(), false).await {
         Err(PublishError::AlreadyPosted(d)) => assert_eq!(d, day()),
         other => panic!("{other:?}"),
     }
     assert_eq!(group_texts(&fake).len(), 2, "nothing sent twice");
 
-    publisher
-        .publish(day(), Trigger::CommandLine, true)
-        .await
-        .unwrap();
+    app.post(day(), true).await.unwrap();
     assert_eq!(
         part_numbers(&group_texts(&fake)),
         vec!["1/2", "2/2", "1/2", "2/2"],
@@ -79,14 +82,14 @@ async fn a_429_storm_5xx_and_a_dropped_connection_still_deliver_each_part_once_i
         ..Limits::default()
     })
     .await;
-    let (_dir, publisher, _stop) = spawn_publisher(&fake, |c| c.render.message_budget = 900);
+    let app = TestApp::builder(&fake)
+        .config(|c| c.render.message_budget = 900)
+        .start()
+        .await;
     fake.fail_next("sendMessage", Fault::Status(502));
     fake.fail_next("sendMessage", Fault::Drop);
     fake.fail_next("sendMessage", Fault::Status(500));
-    let report = publisher
-        .publish(day(), Trigger::Schedule, false)
-        .await
-        .unwrap();
+    let report = app.post(day(), false).await.unwrap();
     assert!(report.complete(), "{report:?}");
     let texts = group_texts(&fake);
     let n = texts.len();
@@ -105,13 +108,10 @@ async fn a_429_storm_5xx_and_a_dropped_connection_still_deliver_each_part_once_i
 #[tokio::test]
 async fn a_group_migrated_to_a_supergroup_gets_the_part_at_its_new_id() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
+    let app = TestApp::builder(&fake).start().await;
     let new_id = -1_009_999;
     fake.migrate(&GROUP.to_string(), new_id);
-    let report = publisher
-        .publish(day(), Trigger::Schedule, false)
-        .await
-        .unwrap();
+    let report = app.post(day(), false).await.unwrap();
     assert!(report.complete(), "{report:?}");
     assert_eq!(
         part_numbers(
@@ -123,22 +123,16 @@ async fn a_group_migrated_to_a_supergroup_gets_the_part_at_its_new_id() {
         ),
         vec!["1/2", "2/2"]
     );
-    let stored = with_app(publisher.app(), |app| {
-        app.store.migrated_chat(&GROUP.to_string())
-    })
-    .unwrap();
+    let stored = app.store().migrated_chat(&GROUP.to_string()).unwrap();
     assert_eq!(stored, Some(new_id), "the new id is remembered");
 }
 
 #[tokio::test]
 async fn chat_not_found_fails_the_target_and_tells_admins() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
+    let app = TestApp::builder(&fake).start().await;
     fake.fail_next("sendMessage", Fault::ChatNotFound);
-    let report = publisher
-        .publish(day(), Trigger::Schedule, false)
-        .await
-        .unwrap();
+    let report = app.post(day(), false).await.unwrap();
     assert!(!report.complete());
     let admin = fake.sent_to(&ADMIN.to_string());
     assert!(
@@ -146,11 +140,8 @@ async fn chat_not_found_fails_the_target_and_tells_admins() {
         "{admin:?}"
     );
     // Not posted yet: the next run resumes it, from the part that failed.
-    assert!(!publisher.is_posted(day()).unwrap());
-    let again = publisher
-        .publish(day(), Trigger::Schedule, false)
-        .await
-        .unwrap();
+    assert_eq!(post_state(&app), Some(PublicationState::Failed));
+    let again = app.post(day(), false).await.unwrap();
     assert!(again.complete());
     assert_eq!(part_numbers(&group_texts(&fake)), vec!["1/2", "2/2"]);
 }
@@ -158,18 +149,16 @@ async fn chat_not_found_fails_the_target_and_tells_admins() {
 #[tokio::test]
 async fn subscribers_get_one_digest_and_a_blocked_one_is_deactivated() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
-    with_app(publisher.app(), |app| {
-        app.store.subscribe(501, 501, "gold").unwrap();
-        app.store.subscribe(501, 501, "oil").unwrap();
-        app.store.subscribe(502, 502, "crypto").unwrap();
-        app.store.subscribe(503, 503, "gold").unwrap();
-    });
+    let app = TestApp::builder(&fake).start().await;
+    {
+        let mut store = app.store();
+        store.subscribe(501, 501, "gold").unwrap();
+        store.subscribe(501, 501, "oil").unwrap();
+        store.subscribe(502, 502, "crypto").unwrap();
+        store.subscribe(503, 503, "gold").unwrap();
+    }
     fake.block("503");
-    let report = publisher
-        .publish(day(), Trigger::Schedule, false)
-        .await
-        .unwrap();
+    let report = app.post(day(), false).await.unwrap();
     assert_eq!(report.digests.sent, 2, "{report:?}");
     assert_eq!(report.digests.deactivated, 1);
     let digest = fake.sent_to("501");
@@ -180,15 +169,9 @@ async fn subscribers_get_one_digest_and_a_blocked_one_is_deactivated() {
         digest[0].text
     );
     assert!(!digest[0].text.contains("比特币"));
-    assert_eq!(
-        with_app(publisher.app(), |app| app.store.subscriber_count()).unwrap(),
-        2
-    );
+    assert_eq!(app.store().subscriber_count().unwrap(), 2);
 
-    publisher
-        .publish(day(), Trigger::Command { user_id: ADMIN }, true)
-        .await
-        .unwrap();
+    app.post(day(), true).await.unwrap();
     assert_eq!(
         fake.sent_to("501").len(),
         1,
@@ -237,20 +220,7 @@ chat = "{GROUP}"
             .stderr(std::process::Stdio::piped());
         cmd
     };
-    // `publish` ingests nothing itself: load the samples first.
-    let ingest = std::process::Command::new(env!("CARGO_BIN_EXE_ecobrief"))
-        .arg("--config")
-        .arg(&config)
-        .arg("ingest")
-        .arg(repo.join("samples"))
-        .output()
-        .unwrap();
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stdout)
-    );
-
+    // Nothing is ingested beforehand: `publish` reads the configured sources itself.
     fake.fail_next("sendMessage", Fault::Pass);
     fake.fail_next("sendMessage", Fault::Pass);
     fake.fail_next("sendMessage", Fault::Hang);
@@ -334,45 +304,51 @@ async fn a_missing_or_rejected_token_exits_2_with_one_line() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_posts_of_recent_days_resume_at_start_and_older_ones_do_not() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
+    let app = TestApp::builder(&fake).start().await;
     fake.fail_next("sendMessage", Fault::ChatNotFound);
-    let failed = publisher
-        .publish(day(), Trigger::Schedule, false)
-        .await
-        .unwrap();
+    let failed = app.post(day(), false).await.unwrap();
     assert!(!failed.complete());
+    let dir = app.shutdown().await;
     // Started a week later: too old to post into the group now.
-    let later = day() + chrono::Duration::days(7);
-    assert!(publisher.resume_unfinished(later).await.is_empty());
-    assert!(group_texts(&fake).is_empty());
+    let later = common::at("2026-03-19T09:00:00+08:00");
+    let clock = std::sync::Arc::new(ecobrief::runner::ManualClock::new(later));
+    let app = TestApp::builder(&fake).dir(dir).clock(clock).start().await;
+    let dir = app.shutdown().await;
+    assert!(group_texts(&fake).is_empty(), "nothing sent a week late");
     // Started the same day: finished from the part that failed.
-    let resumed = publisher.resume_unfinished(day()).await;
-    assert_eq!(resumed.len(), 1);
-    assert!(resumed[0].complete());
+    let same_day = common::at("2026-03-12T09:00:00+08:00");
+    let clock = std::sync::Arc::new(ecobrief::runner::ManualClock::new(same_day));
+    let app = TestApp::builder(&fake).dir(dir).clock(clock).start().await;
     assert_eq!(part_numbers(&group_texts(&fake)), vec!["1/2", "2/2"]);
+    assert_eq!(post_state(&app), Some(PublicationState::Done));
+    app.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_during_a_long_429_wait_ends_the_post_quickly_and_keeps_it_pending() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let (_dir, publisher, stop) = spawn_publisher(&fake, |_| {});
+    let app = TestApp::builder(&fake).start().await;
     fake.fail_next("sendMessage", Fault::RetryAfter(600));
-    let publisher = std::sync::Arc::new(publisher);
-    let running = tokio::spawn({
-        let publisher = std::sync::Arc::clone(&publisher);
-        async move { publisher.publish(day(), Trigger::Schedule, false).await }
+    let jobs = app.jobs.clone();
+    let running = tokio::spawn(async move {
+        jobs.publish(day(), ecobrief::publish::Trigger::CommandLine, false)
+            .await
     });
     fake.wait_calls("sendMessage", 1, Duration::from_secs(10))
         .await;
-    stop.send(true).unwrap();
-    let report = tokio::time::timeout(Duration::from_secs(5), running)
+    app.stop.send(true).unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), running)
         .await
         .expect("stops within 5 s, not after the 600 s wait")
         .unwrap()
+        .expect("the runner answers before it stops")
         .unwrap();
+    let ecobrief::runner::PublishOutcome::Posted { report, .. } = outcome else {
+        panic!("{outcome:?}");
+    };
     assert!(
         report.targets[0]
             .error
@@ -381,15 +357,9 @@ async fn a_stop_during_a_long_429_wait_ends_the_post_quickly_and_keeps_it_pendin
             .contains("stopped")
     );
     assert!(group_texts(&fake).is_empty());
-    let state = with_app(publisher.app(), |app| {
-        app.store.latest_publication(day(), &GROUP.to_string(), 0)
-    })
-    .unwrap()
-    .unwrap()
-    .state;
     assert_eq!(
-        state,
-        ecobrief::store::delivery::PublicationState::Pending,
+        post_state(&app),
+        Some(PublicationState::Pending),
         "resumed at the next start"
     );
 }

@@ -9,7 +9,10 @@ use ecobrief::ingest::{IngestOptions, read_document};
 use ecobrief::model::{Direction, Horizon, Intensity, ItemKind, Leaning, ParsedDocument};
 
 fn options() -> IngestOptions {
-    IngestOptions::from_settings(&ecobrief::settings::Settings::from_config(Config::default()).unwrap(), None)
+    IngestOptions::from_settings(
+        &ecobrief::settings::Settings::from_config(Config::default()).unwrap(),
+        None,
+    )
 }
 
 fn read(path: std::path::PathBuf) -> ParsedDocument {
@@ -318,7 +321,10 @@ fn commentary_title_is_its_first_sentence_shortened() {
 
     let overridden = read_document(
         &repo_path("samples/commentary-2026-03-12.txt"),
-        &IngestOptions::from_settings(&ecobrief::settings::Settings::from_config(Config::default()).unwrap(), Some(day("2026-05-01"))),
+        &IngestOptions::from_settings(
+            &ecobrief::settings::Settings::from_config(Config::default()).unwrap(),
+            Some(day("2026-05-01")),
+        ),
     )
     .unwrap();
     assert_eq!(
@@ -475,7 +481,8 @@ fn topics_are_linked_at_ingest_and_queried_newest_first() {
 #[test]
 fn html_comments_code_fences_and_inline_tags_lose_nothing() {
     let t = spawn_core();
-    let doc = "---\ntitle: 杂项\ndate: 2026-06-02\n---\n## 甲\n<!-- 草稿\n### 草稿条目\n-->\n### 正式条目\n- **时间：** 2026-06-02\n- **核心要点：**\n  - <b>重要</b>：央行降准\n  - 政策解读：利率下行\n<details>\n<summary>未闭合\n\n## 乙\n### 乙条目\n```\n- 围栏里的要点\n```\n## 更多动态\n- [带链接的快讯](https://example.com/q)\n";
+    // One full item: a brief only because its front matter says so.
+    let doc = "---\ntitle: 杂项\ndate: 2026-06-02\ntype: brief\n---\n## 甲\n<!-- 草稿\n### 草稿条目\n-->\n### 正式条目\n- **时间：** 2026-06-02\n- **核心要点：**\n  - <b>重要</b>：央行降准\n  - 政策解读：利率下行\n<details>\n<summary>未闭合\n\n## 乙\n### 乙条目\n```\n- 围栏里的要点\n```\n## 更多动态\n- [带链接的快讯](https://example.com/q)\n";
     let path = t.write("misc.md", doc);
     let report = t.app.ingest_paths(&[path], None).unwrap();
     assert_eq!(report.failed(), 0);
@@ -552,4 +559,26 @@ fn aliases_and_non_scalar_dates_are_refused_with_their_line() {
         "{lines}"
     );
     assert!(lines.contains("list-date.md: line 3: date"), "{lines}");
+}
+
+#[test]
+fn a_notice_with_one_heading_and_a_time_line_is_not_a_brief() {
+    let t = spawn_core();
+    let notice = "---\ntitle: 期末家长会通知\ndate: 2026-06-05\n---\n### 会议安排\n- **时间：** 2026-06-05 19:00\n- 地点：学校礼堂\n\n请各位家长准时参加。\n";
+    let path = t.write("notice.md", notice);
+    let report = t.app.ingest_paths(&[path], None).unwrap();
+    assert_eq!(report.failed(), 0);
+    let store = t.store();
+    assert!(
+        store.brief_document(day("2026-06-05")).unwrap().is_none(),
+        "a notice does not take over the day's header"
+    );
+    let items = store.items_for_date(day("2026-06-05")).unwrap();
+    assert_eq!(items.len(), 1, "one article, its heading part of its body");
+    assert_eq!(items[0].1.kind, ecobrief::model::ItemKind::Article);
+    // Positive control: two full items make a brief.
+    let brief = "---\ntitle: 简报\ndate: 2026-06-06\n---\n## 市场\n### 一\n- **时间：** 09:00\n- **核心要点：**\n  - 甲\n### 二\n- **时间：** 10:00\n- **影响：**\n  - 对股市：利多\n";
+    let path = t.write("brief.md", brief);
+    t.app.ingest_paths(&[path], None).unwrap();
+    assert!(store.brief_document(day("2026-06-06")).unwrap().is_some());
 }

@@ -128,8 +128,9 @@ fn an_empty_day_is_a_clear_error() {
     }
 }
 
+/// A brief by its front matter: these tests hold one item, which alone is not the shape.
 fn brief_doc(items: &str) -> String {
-    format!("---\ntitle: 测试\ndate: 2026-07-01\n---\n## 板块\n{items}")
+    format!("---\ntitle: 测试\ndate: 2026-07-01\ntype: brief\n---\n## 板块\n{items}")
 }
 
 #[test]

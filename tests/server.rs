@@ -4,43 +4,42 @@ mod common;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use ecobrief::app::App;
+use ecobrief::application::{Application, Purpose, StartError, StartOptions};
 use ecobrief::config::{Config, TelegramMode};
-use ecobrief::publish::{SharedApp, Trigger, with_app};
+use ecobrief::notify::IngestBell;
 use ecobrief::server::{self, Secrets, ServerState};
-use ecobrief::telegram::{ServeOptions, serve_with};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use common::fake_telegram::{FakeTelegram, Fault, Limits};
-use common::{GROUP, TestBot, fixture, repo_path, spawn_app_with, spawn_publisher};
+use common::{GROUP, TestApp, TestAppBuilder, TestCore, fixture, repo_path, spawn_core_with};
 
 const TOKEN: &str = "api-token-for-tests";
 const WAIT: Duration = Duration::from_secs(15);
 
-/// Our server alone on a fresh app (nothing ingested), on a free port.
+/// Our server alone on a fresh core (nothing ingested), on a free port.
 struct ApiServer {
-    _dir: tempfile::TempDir,
-    app: SharedApp,
+    test: TestCore,
     base: String,
     _stop: watch::Sender<bool>,
 }
 
 async fn api_server(api_token: Option<&str>, adjust: impl FnOnce(&mut Config)) -> ApiServer {
-    let test = spawn_app_with(adjust);
-    let app: SharedApp = Arc::new(Mutex::new(test.app));
-    let state = ServerState::new(Arc::clone(&app), api_token.map(str::to_string));
+    let test = spawn_core_with(adjust);
+    let state = ServerState::new(
+        test.app.clone(),
+        api_token.map(str::to_string),
+        IngestBell::default(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopping) = watch::channel(false);
     tokio::spawn(server::serve(listener, server::router(state), stopping));
     ApiServer {
-        _dir: test.dir,
-        app,
+        test,
         base,
         _stop: stop,
     }
@@ -75,14 +74,24 @@ impl ApiServer {
     /// Keys of every stored item of March and April 2026 (where the test documents fall).
     fn stored_keys(&self) -> HashSet<String> {
         let first = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-        with_app(&self.app, |app| {
-            first
-                .iter_days()
-                .take(61)
-                .flat_map(|d| app.store.items_for_date(d).unwrap())
-                .map(|(_, item)| item.key)
-                .collect()
-        })
+        let store = self.test.store();
+        first
+            .iter_days()
+            .take(61)
+            .flat_map(|d| store.items_for_date(d).unwrap())
+            .map(|(_, item)| item.key)
+            .collect()
+    }
+
+    /// The items stored on `date`.
+    fn items_on(&self, date: NaiveDate) -> Vec<ecobrief::model::Item> {
+        self.test
+            .store()
+            .items_for_date(date)
+            .unwrap()
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect()
     }
 }
 
@@ -198,11 +207,7 @@ async fn api_stores_each_document_shape() {
     assert_eq!(status, 201, "{body}");
     let commentary_keys = keys(&body);
     let day = NaiveDate::from_ymd_opt(2026, 4, 2).unwrap();
-    let on_day: Vec<String> = with_app(&server.app, |app| app.store.items_for_date(day))
-        .unwrap()
-        .into_iter()
-        .map(|(_, i)| i.key)
-        .collect();
+    let on_day: Vec<String> = server.items_on(day).into_iter().map(|i| i.key).collect();
     assert!(on_day.contains(&commentary_keys[0]), "dated from ?name=");
 
     let item = json!({
@@ -219,14 +224,7 @@ async fn api_stores_each_document_shape() {
     let (status, body) = server.push("application/json", "", item.to_string()).await;
     assert_eq!(status, 201, "{body}");
     let json_keys = keys(&body);
-    let stored: Vec<ecobrief::model::Item> = with_app(&server.app, |app| {
-        app.store
-            .items_for_date(NaiveDate::from_ymd_opt(2026, 3, 15).unwrap())
-    })
-    .unwrap()
-    .into_iter()
-    .map(|(_, i)| i)
-    .collect();
+    let stored = server.items_on(NaiveDate::from_ymd_opt(2026, 3, 15).unwrap());
     let copper = stored
         .iter()
         .find(|i| i.key == json_keys[0])
@@ -281,14 +279,11 @@ async fn api_stores_each_document_shape() {
         assert_eq!(status, 201, "{body}");
         plain.extend(keys(&body));
     }
-    let today: Vec<String> = with_app(&server.app, |app| {
-        let today = app.today();
-        app.store.items_for_date(today)
-    })
-    .unwrap()
-    .into_iter()
-    .map(|(_, i)| i.key)
-    .collect();
+    let today: Vec<String> = server
+        .items_on(server.test.app.today())
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
     assert!(
         plain.iter().all(|k| today.contains(k)),
         "{plain:?} both stored"
@@ -400,10 +395,10 @@ async fn probes_and_metrics() {
     // Telegram not contacted yet: ready on the database alone.
     let ready = get("/readyz").await.unwrap();
     assert_eq!(ready.status(), 200);
-    let stamp = with_app(&server.app, |app| app.store.meta_value("ready_check")).unwrap();
+    let stamp = server.test.store().meta_value("ready_check").unwrap();
     assert!(stamp.is_some(), "readyz wrote to the database");
 
-    let metrics = with_app(&server.app, |app| app.metrics.clone());
+    let metrics = server.test.app.metrics.clone();
     metrics.set_telegram_reachable(false);
     let ready = get("/readyz").await.unwrap();
     assert_eq!(ready.status(), 503);
@@ -428,14 +423,11 @@ async fn probes_and_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publisher_counts_sends_retries_and_failures() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let (_dir, publisher, _stop) = spawn_publisher(&fake, |_| {});
-    let metrics = publisher.metrics();
+    let test = TestApp::builder(&fake).start().await;
+    let metrics = test.core.metrics.clone();
     fake.fail_next("sendmessage", Fault::Status(502));
     let day = NaiveDate::from_ymd_opt(2026, 3, 12).unwrap();
-    let report = publisher
-        .publish(day, Trigger::CommandLine, false)
-        .await
-        .unwrap();
+    let report = test.post(day, false).await.unwrap();
     assert!(report.complete(), "{report:?}");
     let text = metrics.render(0);
     assert!(text.contains("ecobrief_briefs_published_total 1"), "{text}");
@@ -456,10 +448,7 @@ async fn publisher_counts_sends_retries_and_failures() {
 
     // A blocked target: the failure is counted by reason, and no brief is published.
     fake.block(&GROUP.to_string());
-    let report = publisher
-        .publish(day, Trigger::CommandLine, true)
-        .await
-        .unwrap();
+    let report = test.post(day, true).await.unwrap();
     assert!(!report.complete());
     let text = metrics.render(0);
     assert!(
@@ -469,29 +458,37 @@ async fn publisher_counts_sends_retries_and_failures() {
     assert!(text.contains("ecobrief_briefs_published_total 1"), "{text}");
 }
 
-/// A bot with its HTTP server on a free port it reports, and the given secrets.
+/// The whole application talking to `fake`, its HTTP server on a free port it reports,
+/// with the given secrets.
 async fn spawn_served_bot(
     fake: &FakeTelegram,
     secrets: Secrets,
-    adjust: impl FnOnce(&mut Config, SocketAddr),
-) -> (TestBot, SocketAddr) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(dir.path());
-    common::test_telegram(&mut config, &fake.url);
-    config.schedule.enabled = false;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    adjust(&mut config, addr);
-    let mut app = App::open(config).unwrap();
-    app.ingest_sources().unwrap();
-    let (stop, stopping) = watch::channel(false);
-    let options = ServeOptions {
-        token: Some(common::fake_telegram::TOKEN.to_string()),
-        secrets,
-        listener: Some(listener),
-    };
-    let task = tokio::spawn(serve_with(app, options, stopping));
-    (TestBot { dir, stop, task }, addr)
+    adjust: impl FnOnce(&mut Config) + 'static,
+) -> (TestApp, SocketAddr) {
+    let test = TestApp::builder(fake)
+        .secrets(secrets)
+        .config(adjust)
+        .start()
+        .await;
+    let addr = test.address.expect("the HTTP server runs");
+    (test, addr)
+}
+
+/// Why the application refused to start.
+async fn start_error(builder: TestAppBuilder) -> StartError {
+    match builder.try_start().await {
+        Ok(_) => panic!("the application started"),
+        Err(e) => e,
+    }
+}
+
+/// Webhook mode at `url`.
+fn webhook(url: &str) -> impl FnOnce(&mut Config) + 'static {
+    let url = url.to_string();
+    move |c: &mut Config| {
+        c.telegram.mode = TelegramMode::Webhook;
+        c.telegram.webhook_url = Some(url);
+    }
 }
 
 async fn wait_until_serving(addr: SocketAddr) {
@@ -519,7 +516,7 @@ fn metric(text: &str, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_move_when_the_bot_replies() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let (bot, addr) = spawn_served_bot(&fake, Secrets::default(), |_, _| {}).await;
+    let (bot, addr) = spawn_served_bot(&fake, Secrets::default(), |_| {}).await;
     wait_until_serving(addr).await;
     let get_metrics = || async {
         client()
@@ -598,11 +595,7 @@ async fn webhook_needs_the_secret() {
         api_token: Some(TOKEN.to_string()),
         webhook_secret: Some(SECRET.to_string()),
     };
-    let (bot, addr) = spawn_served_bot(&fake, secrets, |c, _| {
-        c.telegram.mode = TelegramMode::Webhook;
-        c.telegram.webhook_url = Some(PUBLIC_URL.to_string());
-    })
-    .await;
+    let (bot, addr) = spawn_served_bot(&fake, secrets, webhook(PUBLIC_URL)).await;
     wait_until_serving(addr).await;
     let set = fake.calls("setwebhook");
     assert_eq!(set.len(), 1, "setWebhook called once");
@@ -672,41 +665,63 @@ async fn webhook_needs_the_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_mode_refuses_to_start_without_its_settings() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let webhook = |url: &str| {
-        let url = url.to_string();
-        move |c: &mut Config, _: SocketAddr| {
-            c.telegram.mode = TelegramMode::Webhook;
-            c.telegram.webhook_url = Some(url);
-        }
-    };
-    let (bot, _) = spawn_served_bot(&fake, Secrets::default(), webhook(PUBLIC_URL)).await;
-    let error = bot.task.await.unwrap().unwrap_err().to_string();
+
+    // The secret is checked when the application is built.
+    let error = start_error(
+        TestApp::builder(&fake)
+            .secrets(Secrets::default())
+            .config(webhook(PUBLIC_URL)),
+    )
+    .await;
+    assert!(matches!(error, StartError::Webhook(_)), "{error:?}");
+    let error = error.to_string();
     assert!(error.contains("ECOBRIEF_WEBHOOK_SECRET"), "{error}");
 
     let with_secret = |secret: &str| Secrets {
         api_token: None,
         webhook_secret: Some(secret.to_string()),
     };
-    let (bot, _) = spawn_served_bot(&fake, with_secret("has spaces"), webhook(PUBLIC_URL)).await;
-    let error = bot.task.await.unwrap().unwrap_err().to_string();
-    assert!(error.contains("A-Z, a-z, 0-9"), "{error}");
-
-    let (bot, _) = spawn_served_bot(
-        &fake,
-        with_secret(SECRET),
-        webhook("https://bot.example.com/metrics"),
+    let error = start_error(
+        TestApp::builder(&fake)
+            .secrets(with_secret("has spaces"))
+            .config(webhook(PUBLIC_URL)),
     )
     .await;
-    let error = bot.task.await.unwrap().unwrap_err().to_string();
-    assert!(error.contains("/metrics"), "{error}");
+    assert!(matches!(error, StartError::Webhook(_)), "{error:?}");
+    let error = error.to_string();
+    assert!(error.contains("A-Z, a-z, 0-9"), "{error}");
 
-    let (bot, _) = spawn_served_bot(&fake, with_secret(SECRET), |c, addr| {
-        webhook(PUBLIC_URL)(c, addr);
-        c.server.enabled = false;
-    })
-    .await;
-    let error = bot.task.await.unwrap().unwrap_err().to_string();
+    // The URL and the server setting are checked with the rest of the config.
+    let settings_error = |builder: TestAppBuilder| {
+        let (_dir, settings) = builder.settings();
+        match settings {
+            Ok(_) => panic!("the settings were accepted"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let error = settings_error(
+        TestApp::builder(&fake)
+            .secrets(with_secret(SECRET))
+            .config(webhook("https://bot.example.com/metrics")),
+    );
+    assert!(error.contains("/metrics"), "{error}");
+    assert!(error.contains("telegram.webhook_url"), "{error}");
+
+    let error = settings_error(
+        TestApp::builder(&fake)
+            .secrets(with_secret(SECRET))
+            .config(|c| c.telegram.mode = TelegramMode::Webhook),
+    );
+    assert!(error.contains("telegram.webhook_url"), "{error}");
+
+    let error = settings_error(
+        TestApp::builder(&fake)
+            .secrets(with_secret(SECRET))
+            .config(webhook(PUBLIC_URL))
+            .config(|c| c.server.enabled = false),
+    );
     assert!(error.contains("server.enabled"), "{error}");
+    assert!(error.contains("telegram.mode"), "{error}");
     assert!(
         fake.calls("setwebhook").is_empty(),
         "checked before Telegram is asked"
@@ -718,23 +733,26 @@ async fn a_taken_port_is_a_clear_error() {
     let fake = FakeTelegram::start(Limits::default()).await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(dir.path());
-    common::test_telegram(&mut config, &fake.url);
-    config.schedule.enabled = false;
-    config.server.listen = address.clone();
-    let app = App::open(config).unwrap();
-    let (_stop, stopping) = watch::channel(false);
-    let error = ecobrief::telegram::serve(
-        app,
+    let listen = address.clone();
+    let (_dir, settings) = TestApp::builder(&fake)
+        .config(move |c| c.server.listen = listen)
+        .settings();
+    let settings = settings.expect("settings parse");
+    // No listener handed in: the application binds server.listen itself.
+    let options = StartOptions::new(
+        Purpose::Serve,
         Some(common::fake_telegram::TOKEN.to_string()),
-        stopping,
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    );
+    let (_stop, stopping) = watch::channel(false);
+    let error = match Application::build(settings, options, stopping).await {
+        Ok(_) => panic!("the application started on a taken port"),
+        Err(e) => e,
+    };
+    assert!(matches!(error, StartError::Listen(_)), "{error:?}");
+    let error = error.to_string();
     assert!(
         error.contains(&address) && error.contains("server.listen"),
         "{error}"
     );
+    drop(taken);
 }

@@ -15,16 +15,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
+use common::{TestCore, day};
+use ecobrief::app::Core;
 use ecobrief::config::{FetchConfig, SourceConfig};
 use ecobrief::model::Item;
-use ecobrief::publish::{SharedApp, with_app};
-use ecobrief::sources::{Outcome, SourceReport, SourcesReport, poll_all};
-use tempfile::TempDir;
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
+use ecobrief::notify::{Notices, Notifier};
+use ecobrief::settings::Settings;
+use ecobrief::sources::{Outcome, SourceReport, SourcesReport, poll_all, poll_and_notify};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(common::fixture("feeds").join(name)).unwrap()
@@ -166,21 +163,32 @@ fn feed(base: &str, path: &str, name: &str, fetch: FetchConfig) -> SourceConfig 
     }
 }
 
-/// An app with only `sources`, shared as the bot shares it.
-fn app_with(sources: Vec<SourceConfig>) -> (TempDir, SharedApp) {
-    let t = common::spawn_app_with(|c| c.sources = sources);
-    (t.dir, Arc::new(Mutex::new(t.app)))
+/// A core with only `sources` (its folder holds the database).
+fn app_with(sources: Vec<SourceConfig>) -> TestCore {
+    common::spawn_core_with(|c| c.sources = sources)
 }
 
-fn items_of(app: &SharedApp, date: &str) -> Vec<Item> {
-    with_app(app, |a| a.store.items_for_date(day(date)).unwrap())
+/// Polls every source (all of them when `force`), with no deadline.
+async fn poll(app: &Core, force: bool) -> SourcesReport {
+    poll_all(app, force, None).await
+}
+
+fn items_of(app: &Core, date: &str) -> Vec<Item> {
+    app.db
+        .with(|store| store.items_for_date(day(date)))
+        .unwrap()
         .into_iter()
         .map(|(_, item)| item)
         .collect()
 }
 
-fn item_count(app: &SharedApp) -> usize {
-    with_app(app, |a| a.store.item_count().unwrap())
+fn item_count(app: &Core) -> usize {
+    app.db.with(|store| store.item_count()).unwrap()
+}
+
+/// Every notice the admins were sent since the last call.
+fn drain(notices: &mut Notices) -> Vec<String> {
+    std::iter::from_fn(|| notices.try_recv().ok()).collect()
 }
 
 fn source<'r>(report: &'r SourcesReport, name: &str) -> &'r SourceReport {
@@ -195,26 +203,26 @@ fn error_of<'r>(report: &'r SourcesReport, name: &str) -> &'r str {
     s.error.as_deref().unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feeds_in_three_shapes_become_items_once() {
     let server = Arc::new(Server::default());
     let base = serve(server.clone()).await;
-    let (_dir, app) = app_with(vec![
+    let t = app_with(vec![
         feed(&base, "/rss.xml", "rss", quick()),
         feed(&base, "/atom.xml", "atom", quick()),
         feed(&base, "/feed.json", "json", quick()),
     ]);
 
-    let report = poll_all(&app, false).await;
+    let report = poll(&t.app, false).await;
     for (name, items) in [("rss", 3), ("atom", 2), ("json", 2)] {
         let s = source(&report, name);
         assert_eq!(s.outcome, Outcome::Ingested, "{s:#?}");
         assert_eq!((s.items, s.new_items), (items, items), "{name}");
     }
-    assert_eq!(item_count(&app), 7);
+    assert_eq!(item_count(&t.app), 7);
 
     // RSS: HTML in the description becomes text; the +08:00 date keeps its day.
-    let rss = items_of(&app, "2026-05-18");
+    let rss = items_of(&t.app, "2026-05-18");
     let mlf = rss
         .iter()
         .find(|i| i.title.starts_with("央行开展"))
@@ -247,8 +255,8 @@ async fn feeds_in_three_shapes_become_items_once() {
         turnover.summary
     );
     // Undated, linkless: today's item, keyed by its guid, with no time made up.
-    let today = with_app(&app, |a| a.today());
-    let oil = items_of(&app, &today.to_string())
+    let today = t.app.today();
+    let oil = items_of(&t.app, &today.to_string())
         .into_iter()
         .find(|i| i.title.starts_with("国际油价"))
         .expect("undated entry on today's date");
@@ -256,7 +264,7 @@ async fn feeds_in_three_shapes_become_items_once() {
     assert_eq!(oil.source_url, None);
 
     // Atom: HTML title, `updated` when there is no `published`.
-    let atom = items_of(&app, "2026-05-19");
+    let atom = items_of(&t.app, "2026-05-19");
     assert!(
         atom.iter()
             .any(|i| i.title == "美联储官员：通胀回落仍需时间"),
@@ -276,7 +284,7 @@ async fn feeds_in_three_shapes_become_items_once() {
     );
 
     // JSON Feed: tags are the categories.
-    let json = items_of(&app, "2026-05-20");
+    let json = items_of(&t.app, "2026-05-20");
     let chip = json
         .iter()
         .find(|i| i.title.starts_with("多家晶圆厂"))
@@ -296,59 +304,59 @@ async fn feeds_in_three_shapes_become_items_once() {
     );
 
     // The same feeds again: nothing new, nothing duplicated.
-    let again = poll_all(&app, true).await;
+    let again = poll(&t.app, true).await;
     for name in ["rss", "atom", "json"] {
         assert_eq!(source(&again, name).outcome, Outcome::Unchanged);
     }
-    assert_eq!(item_count(&app), 7);
+    assert_eq!(item_count(&t.app), 7);
 
     // One entry edited: the feed is read again, the entry updated in place.
     server.rss_v2.store(true, Ordering::SeqCst);
-    let edited = poll_all(&app, true).await;
+    let edited = poll(&t.app, true).await;
     let rss = source(&edited, "rss");
     assert_eq!(rss.outcome, Outcome::Ingested);
     assert_eq!((rss.items, rss.new_items), (3, 1), "{rss:#?}");
-    assert_eq!(item_count(&app), 7);
+    assert_eq!(item_count(&t.app), 7);
     assert!(
-        items_of(&app, "2026-05-18")
+        items_of(&t.app, "2026-05-18")
             .iter()
             .any(|i| i.summary.contains("57亿元"))
     );
-    let metrics = with_app(&app, |a| a.metrics.render(0));
+    let metrics = t.app.metrics.render(0);
     assert!(
         metrics.contains("ecobrief_items_ingested_total{source=\"rss\"} 4"),
         "only new or changed items count: {metrics}"
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_is_not_polled_again_before_its_interval() {
     let server = Arc::new(Server::default());
     let base = serve(server.clone()).await;
-    let (_dir, app) = app_with(vec![feed(&base, "/rss.xml", "rss", quick())]);
-    poll_all(&app, false).await;
-    let report = poll_all(&app, false).await;
+    let t = app_with(vec![feed(&base, "/rss.xml", "rss", quick())]);
+    poll(&t.app, false).await;
+    let report = poll(&t.app, false).await;
     assert_eq!(source(&report, "rss").outcome, Outcome::Skipped);
     assert_eq!(server.hits("/rss.xml"), 1);
     // `/ingest` forces it.
-    poll_all(&app, true).await;
+    poll(&t.app, true).await;
     assert_eq!(server.hits("/rss.xml"), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etag_and_last_modified_give_a_304_that_does_no_work() {
     let server = Arc::new(Server::default());
     let base = serve(server.clone()).await;
-    let (_dir, app) = app_with(vec![feed(&base, "/etag.xml", "etag", quick())]);
-    let first = poll_all(&app, true).await;
+    let t = app_with(vec![feed(&base, "/etag.xml", "etag", quick())]);
+    let first = poll(&t.app, true).await;
     assert_eq!(source(&first, "etag").outcome, Outcome::Ingested);
-    let count = item_count(&app);
+    let count = item_count(&t.app);
 
-    let second = poll_all(&app, true).await;
+    let second = poll(&t.app, true).await;
     let s = source(&second, "etag");
     assert_eq!(s.outcome, Outcome::NotModified, "{s:#?}");
     assert_eq!(s.new_items, 0);
-    assert_eq!(item_count(&app), count);
+    assert_eq!(item_count(&t.app), count);
     let seen = server.conditional.lock().unwrap().clone();
     assert_eq!(seen[0], (None, None), "the first request is unconditional");
     assert_eq!(
@@ -359,24 +367,25 @@ async fn etag_and_last_modified_give_a_304_that_does_no_work() {
         )
     );
     // A 304 is a success, and keeps the validators for the next poll.
-    let state = with_app(&app, |a| a.store.source_state("etag").unwrap().unwrap());
+    let state = t.store().source_state("etag").unwrap().unwrap();
     assert_eq!(state.etag.as_deref(), Some("\"v1\""));
     assert_eq!(state.consecutive_failures, 0);
-    poll_all(&app, true).await;
+    poll(&t.app, true).await;
     assert_eq!(
         server.conditional.lock().unwrap()[2].0.as_deref(),
         Some("\"v1\"")
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_hear_once_when_a_source_fails_and_once_when_it_recovers() {
     let server = Arc::new(Server::default());
     let base = serve(server.clone()).await;
-    let (_dir, app) = app_with(vec![feed(&base, "/flaky.xml", "flaky", quick())]);
+    let t = app_with(vec![feed(&base, "/flaky.xml", "flaky", quick())]);
+    let (notifier, mut notices) = Notifier::channel(true);
     server.failing.store(true, Ordering::SeqCst);
 
-    let first = poll_all(&app, true).await;
+    let first = poll_and_notify(&t.app, &notifier, true, None).await;
     let error = error_of(&first, "flaky");
     assert!(
         error.contains("source flaky") && error.contains("HTTP 500"),
@@ -385,39 +394,57 @@ async fn admins_hear_once_when_a_source_fails_and_once_when_it_recovers() {
     let s = source(&first, "flaky");
     assert!(s.became_failing && !s.recovered);
     assert!(s.admin_notice().unwrap().contains("flaky"));
+    let told = drain(&mut notices);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].contains("flaky") && told[0].contains("HTTP 500"),
+        "{told:?}"
+    );
 
-    let second = poll_all(&app, true).await;
+    let second = poll_and_notify(&t.app, &notifier, true, None).await;
     let s = source(&second, "flaky");
     assert_eq!(s.outcome, Outcome::Failed);
     assert!(!s.became_failing, "told once, not on every poll");
     assert_eq!(s.admin_notice(), None);
-    let state = with_app(&app, |a| a.store.source_state("flaky").unwrap().unwrap());
+    assert_eq!(drain(&mut notices), Vec::<String>::new(), "told once");
+    let state = t.store().source_state("flaky").unwrap().unwrap();
     assert_eq!(state.consecutive_failures, 2);
     assert!(state.last_error.unwrap().contains("HTTP 500"));
-    assert_eq!(item_count(&app), 0);
+    assert_eq!(item_count(&t.app), 0);
 
     server.failing.store(false, Ordering::SeqCst);
-    let third = poll_all(&app, true).await;
+    let third = poll_and_notify(&t.app, &notifier, true, None).await;
     let s = source(&third, "flaky");
     assert_eq!(s.outcome, Outcome::Ingested);
     assert!(s.recovered && !s.became_failing);
     assert_eq!(s.previous_failures, 2);
     assert!(s.admin_notice().unwrap().contains("恢复"));
-    assert_eq!(item_count(&app), 3);
+    let told = drain(&mut notices);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].contains("flaky") && told[0].contains("恢复"),
+        "{told:?}"
+    );
+    assert_eq!(item_count(&t.app), 3);
 
-    let fourth = poll_all(&app, true).await;
+    let fourth = poll_and_notify(&t.app, &notifier, true, None).await;
     assert!(!source(&fourth, "flaky").recovered, "recovery told once");
-    let state = with_app(&app, |a| a.store.source_state("flaky").unwrap().unwrap());
+    assert_eq!(
+        drain(&mut notices),
+        Vec::<String>::new(),
+        "recovery told once"
+    );
+    let state = t.store().source_state("flaky").unwrap().unwrap();
     assert_eq!(state.consecutive_failures, 0);
     assert!(state.last_success.is_some());
-    let metrics = with_app(&app, |a| a.metrics.render(0));
+    let metrics = t.app.metrics.render(0);
     assert!(
         metrics.contains("ecobrief_source_fetch_errors_total{source=\"flaky\"} 2"),
         "{metrics}"
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_and_client_errors_are_not() {
     let server = Arc::new(Server::default());
     let base = serve(server.clone()).await;
@@ -425,12 +452,12 @@ async fn server_errors_are_retried_and_client_errors_are_not() {
         retries: 2,
         ..quick()
     };
-    let (_dir, app) = app_with(vec![
+    let t = app_with(vec![
         feed(&base, "/once.xml", "once", retrying.clone()),
         feed(&base, "/missing.xml", "missing", retrying),
     ]);
     server.fail_next.store(1, Ordering::SeqCst);
-    let report = poll_all(&app, true).await;
+    let report = poll(&t.app, true).await;
     assert_eq!(source(&report, "once").outcome, Outcome::Ingested);
     assert_eq!(server.hits("/once.xml"), 2, "a 503 is retried");
     let error = error_of(&report, "missing");
@@ -441,7 +468,7 @@ async fn server_errors_are_retried_and_client_errors_are_not() {
     assert_eq!(server.hits("/missing.xml"), 1, "a 404 is not retried");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_remote_input_fails_its_source_only() {
     let server = Arc::new(Server::default());
     let base = serve(server.clone()).await;
@@ -453,7 +480,7 @@ async fn bad_remote_input_fails_its_source_only() {
         timeout_seconds: 1,
         ..quick()
     };
-    let (_dir, app) = app_with(vec![
+    let t = app_with(vec![
         feed(&base, "/rss.xml", "good", quick()),
         feed(&base, "/slow.xml", "slow", slow),
         feed(&base, "/big.xml", "big", small.clone()),
@@ -463,14 +490,18 @@ async fn bad_remote_input_fails_its_source_only() {
         feed(&base, "/page-as-xml.xml", "html2", quick()),
     ]);
     let started = std::time::Instant::now();
-    let report = poll_all(&app, true).await;
+    let report = poll(&t.app, true).await;
     assert!(
         started.elapsed() < Duration::from_millis(2900),
         "the slow source was cut at its timeout: {:?}",
         started.elapsed()
     );
     assert_eq!(source(&report, "good").outcome, Outcome::Ingested);
-    assert_eq!(item_count(&app), 3, "the good feed is stored, nothing else");
+    assert_eq!(
+        item_count(&t.app),
+        3,
+        "the good feed is stored, nothing else"
+    );
 
     let slow = error_of(&report, "slow");
     assert!(
@@ -495,16 +526,16 @@ async fn bad_remote_input_fails_its_source_only() {
     }
 
     // A later poll where the good feed answers the same: stored items stay as they were.
-    let again = poll_all(&app, true).await;
+    let again = poll(&t.app, true).await;
     assert_eq!(again.failed(), 6);
-    assert_eq!(item_count(&app), 3);
+    assert_eq!(item_count(&t.app), 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_url_source_ingests_a_brief_document() {
     let server = Arc::new(Server::default());
     let base = serve(server.clone()).await;
-    let (_dir, app) = app_with(vec![
+    let t = app_with(vec![
         SourceConfig::Url {
             url: format!("{base}/daily/brief-2026-05-21.md?from=pipeline"),
             name: Some("pipeline".to_string()),
@@ -521,14 +552,17 @@ async fn a_url_source_ingests_a_brief_document() {
             fetch: quick(),
         },
     ]);
-    let report = poll_all(&app, true).await;
+    let report = poll(&t.app, true).await;
     let s = source(&report, "pipeline");
     assert_eq!(s.outcome, Outcome::Ingested, "{s:#?}");
     assert_eq!(s.items, 2);
-    let brief = with_app(&app, |a| a.store.brief_document(day("2026-05-21")).unwrap())
+    let brief = t
+        .store()
+        .brief_document(day("2026-05-21"))
+        .unwrap()
         .expect("the brief is stored");
     assert_eq!(brief.title, "测试简报：流动性宽松延续，科技股反弹");
-    assert_eq!(items_of(&app, "2026-05-21").len(), 2);
+    assert_eq!(items_of(&t.app, "2026-05-21").len(), 2);
 
     let image = error_of(&report, "image");
     assert!(image.contains("content type \"image/png\""), "{image}");
@@ -536,9 +570,9 @@ async fn a_url_source_ingests_a_brief_document() {
     assert!(page.contains("got an HTML page"), "{page}");
 
     // The same document again: recognised by its hash, not parsed again.
-    let again = poll_all(&app, true).await;
+    let again = poll(&t.app, true).await;
     assert_eq!(source(&again, "pipeline").outcome, Outcome::Unchanged);
-    assert_eq!(items_of(&app, "2026-05-21").len(), 2);
+    assert_eq!(items_of(&t.app, "2026-05-21").len(), 2);
 }
 
 fn line_for<'r>(report: &'r SourceReport, file: &str) -> &'r str {
@@ -549,23 +583,25 @@ fn line_for<'r>(report: &'r SourceReport, file: &str) -> &'r str {
         .unwrap_or_else(|| panic!("no line for {file}: {:#?}", report.lines))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_source_skips_unchanged_files_and_rereads_changed_ones() {
-    let t = common::spawn_app();
-    let inbox = t.dir.path().join("inbox");
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     let write = |name: &str, text: &str| std::fs::write(inbox.join(name), text).unwrap();
     write("a-2026-05-22.txt", "第一条评论：出口增速放缓。正文内容。\n");
     write("b-2026-05-22.txt", "第二条评论：消费温和复苏。正文内容。\n");
-    let (dir, app) = (t.dir, Arc::new(Mutex::new(t.app)));
-    with_app(&app, |a| {
-        a.config.sources = vec![SourceConfig::Dir {
-            path: inbox.clone(),
-            name: Some("inbox".to_string()),
-        }]
-    });
+    let mut config = common::test_config(dir.path());
+    config.sources = vec![SourceConfig::Dir {
+        path: inbox.clone(),
+        name: Some("inbox".to_string()),
+    }];
+    let t = TestCore {
+        dir,
+        app: Core::open(Settings::from_config(config).unwrap()).unwrap(),
+    };
 
-    let first = poll_all(&app, false).await;
+    let first = poll(&t.app, false).await;
     let s = source(&first, "inbox");
     assert_eq!(s.outcome, Outcome::Ingested, "{s:#?}");
     assert_eq!((s.items, s.new_items), (2, 2));
@@ -575,7 +611,7 @@ async fn a_folder_source_skips_unchanged_files_and_rereads_changed_ones() {
         "b-2026-05-22.txt",
         "第二条评论（更新）：消费复苏好于预期。正文内容。\n",
     );
-    let second = poll_all(&app, false).await;
+    let second = poll(&t.app, false).await;
     let s = source(&second, "inbox");
     assert_eq!(s.outcome, Outcome::Ingested);
     assert!(
@@ -586,7 +622,7 @@ async fn a_folder_source_skips_unchanged_files_and_rereads_changed_ones() {
     let b = line_for(s, "b-2026-05-22.txt");
     assert!(b.starts_with("ok") && !b.contains("unchanged"), "{b}");
     assert_eq!(s.new_items, 1);
-    let titles: Vec<String> = items_of(&app, "2026-05-22")
+    let titles: Vec<String> = items_of(&t.app, "2026-05-22")
         .into_iter()
         .map(|i| i.title)
         .collect();
@@ -600,24 +636,23 @@ async fn a_folder_source_skips_unchanged_files_and_rereads_changed_ones() {
         .unwrap();
     a.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
         .unwrap();
-    let third = poll_all(&app, false).await;
+    let third = poll(&t.app, false).await;
     let s = source(&third, "inbox");
     assert_eq!(s.outcome, Outcome::Unchanged, "{:#?}", s.lines);
     assert_eq!(s.new_items, 0);
 
     // The sync path the CLI and `preview` use sees the same thing.
-    let report = with_app(&app, |a| a.ingest_sources().unwrap());
+    let report = t.app.ingest_folders().unwrap();
     assert!(report.lines().iter().all(|l| l.contains("unchanged")));
-    drop(dir);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_folder_is_a_failing_source() {
-    let (_dir, app) = app_with(vec![SourceConfig::Dir {
+    let t = app_with(vec![SourceConfig::Dir {
         path: Path::new("/nonexistent/ecobrief-inbox").to_path_buf(),
         name: Some("gone".to_string()),
     }]);
-    let report = poll_all(&app, false).await;
+    let report = poll(&t.app, false).await;
     let error = error_of(&report, "gone");
     assert!(
         error.contains("source gone: cannot read the folder /nonexistent/ecobrief-inbox"),
@@ -625,6 +660,6 @@ async fn a_missing_folder_is_a_failing_source() {
     );
     assert!(source(&report, "gone").became_failing);
     // The sync path reports it as a line rather than failing the whole ingest.
-    let lines = with_app(&app, |a| a.ingest_sources().unwrap()).lines();
+    let lines = t.app.ingest_folders().unwrap().lines();
     assert!(lines[0].starts_with("error"), "{lines:?}");
 }

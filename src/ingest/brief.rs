@@ -58,21 +58,33 @@ fn first_link(text: &str) -> Option<String> {
     (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_string())
 }
 
-/// Does the body look like a structured brief (items with field labels)?
+/// Does the body have the brief's shape: at least two `###` items, each carrying at least
+/// two of the fields 时间 / 核心要点 / 深度解读 / 影响? One heading and a `时间：` line (a
+/// school notice, an article with a timetable) is not enough: such a document would take
+/// over the day's header.
 pub fn looks_like_brief(body: &str) -> bool {
-    let mut has_item_heading = false;
-    let mut has_field = false;
-    for line in body.lines() {
-        if line.starts_with("### ") {
-            has_item_heading = true;
-        } else if matches!(field_label(line), Some((Field::Time | Field::KeyPoints, _))) {
-            has_field = true;
+    const NEEDED_ITEMS: usize = 2;
+    const NEEDED_FIELDS: usize = 2;
+    let mut items = 0;
+    // Fields seen in the current item, as a bit set over `Field`.
+    let mut fields: Option<u8> = None;
+    let mut close = |fields: Option<u8>| {
+        if fields.is_some_and(|f| f.count_ones() as usize >= NEEDED_FIELDS) {
+            items += 1;
         }
-        if has_item_heading && has_field {
-            return true;
+    };
+    for line in body.lines() {
+        if line.starts_with("### ") || line.trim_end() == "###" {
+            close(fields.take());
+            fields = Some(0);
+        } else if line.starts_with("## ") || line.starts_with("# ") {
+            close(fields.take());
+        } else if let (Some(seen), Some((field, _))) = (fields.as_mut(), field_label(line)) {
+            *seen |= 1 << field as u8;
         }
     }
-    false
+    close(fields);
+    items >= NEEDED_ITEMS
 }
 
 struct ItemBuilder {

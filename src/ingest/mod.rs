@@ -18,8 +18,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use crate::settings::Settings;
 use crate::model::{DocumentMeta, Item, ItemKind, ParsedDocument};
+use crate::settings::Settings;
 use frontmatter::{
     FrontMatter, FrontMatterError, date_in_file_name, parse_doc_date, split_front_matter,
 };
@@ -213,7 +213,12 @@ pub fn parse_bytes(
         instant = date.instant;
     }
     let hash = content_hash(&text);
-    let mut doc = if brief::looks_like_brief(body) {
+    // A brief by its shape, or because its front matter says so.
+    let declared_brief = front
+        .as_ref()
+        .and_then(|fm| fm.text("type"))
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("brief"));
+    let mut doc = if declared_brief || brief::looks_like_brief(body) {
         parse_brief(front.as_ref(), body, body_line, &ctx)
     } else if let Some(fm) = &front {
         parse_article(fm, body, instant, &ctx)?

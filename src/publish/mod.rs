@@ -25,9 +25,7 @@ use crate::app::{AppError, Core};
 use crate::message::{ChatRef, OutgoingMessage};
 use crate::metrics::Metrics;
 use crate::settings::{Target, TelegramSettings};
-use crate::store::delivery::{
-    DigestState, PartClaim, PartState, PublicationKey, PublicationState,
-};
+use crate::store::delivery::{DigestState, PartClaim, PartState, PublicationKey, PublicationState};
 use crate::store::{Store, StoreError};
 use botapi::{ApiError, BotApi, SendOptions};
 use pacer::{PaceLimits, Pacer};
@@ -250,10 +248,15 @@ impl SendRecord for PartRecord<'_> {
     }
 
     async fn migrated(&mut self, new_id: i64) {
-        tracing::warn!("{} became supergroup {new_id}; sending there", self.target.chat);
+        tracing::warn!(
+            "{} became supergroup {new_id}; sending there",
+            self.target.chat
+        );
         let chat = self.target.chat_key();
         self.publisher
-            .with_retries(self.what, move |store| store.set_migrated_chat(&chat, new_id))
+            .with_retries(self.what, move |store| {
+                store.set_migrated_chat(&chat, new_id)
+            })
             .await;
     }
 }
@@ -557,7 +560,7 @@ impl Publisher {
                     *retries += 1;
                     self.metrics.message_retried("429");
                     record.not_sent("429").await;
-                    self.pacer.hold(&chat.key(), wait);
+                    self.pacer.hold(&chat.key(), wait).await;
                 }
                 Err(ApiError::Migrated(new_id))
                     if budget.follow_migration && migrations < MAX_MIGRATIONS =>
@@ -611,7 +614,12 @@ impl Publisher {
         };
         let parts = {
             let key = key.clone();
-            match self.core.db.run(move |store| store.outbox_parts(&key)).await {
+            match self
+                .core
+                .db
+                .run(move |store| store.outbox_parts(&key))
+                .await
+            {
                 Ok(parts) => parts,
                 Err(e) => {
                     report.error = Some(e.to_string());
@@ -773,16 +781,14 @@ impl Publisher {
         // Several sends in flight, so one slow or unreachable subscriber never holds up
         // the others; the pacer keeps the total within Telegram's overall rate.
         let concurrency = self.telegram.global_per_second.max(1) as usize;
-        let outcomes = futures_util::StreamExt::collect::<Vec<_>>(
-            futures_util::StreamExt::buffer_unordered(
-                futures_util::stream::iter(
-                    work.into_iter()
-                        .map(|(user_id, chat_id, message)| self.digest_one(date, user_id, chat_id, message)),
-                ),
+        let outcomes =
+            futures_util::StreamExt::collect::<Vec<_>>(futures_util::StreamExt::buffer_unordered(
+                futures_util::stream::iter(work.into_iter().map(|(user_id, chat_id, message)| {
+                    self.digest_one(date, user_id, chat_id, message)
+                })),
                 concurrency,
-            ),
-        )
-        .await;
+            ))
+            .await;
         for outcome in outcomes {
             match outcome {
                 DigestOutcome::Sent => report.sent += 1,

@@ -2,7 +2,6 @@
 //! rarely needs to answer 429, instead of relying on a client that retries 429s forever.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -29,14 +28,15 @@ struct PaceState {
 #[derive(Debug)]
 pub struct Pacer {
     limits: PaceLimits,
-    state: Mutex<PaceState>,
+    /// An async lock, held for a few comparisons and never across a wait.
+    state: tokio::sync::Mutex<PaceState>,
 }
 
 impl Pacer {
     pub fn new(limits: PaceLimits) -> Pacer {
         Pacer {
             limits,
-            state: Mutex::new(PaceState::default()),
+            state: tokio::sync::Mutex::new(PaceState::default()),
         }
     }
 
@@ -44,10 +44,7 @@ impl Pacer {
     pub async fn wait(&self, chat: &str, is_group: bool) {
         loop {
             let wake = {
-                let mut state = match self.state.lock() {
-                    Ok(s) => s,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
+                let mut state = self.state.lock().await;
                 let now = Instant::now();
                 while state
                     .recent
@@ -89,11 +86,8 @@ impl Pacer {
     }
 
     /// Telegram asked this chat to wait: no message to it before `after`.
-    pub fn hold(&self, chat: &str, after: Duration) {
-        let mut state = match self.state.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+    pub async fn hold(&self, chat: &str, after: Duration) {
+        let mut state = self.state.lock().await;
         let until = Instant::now() + after;
         let entry = state.next_for_chat.entry(chat.to_string()).or_insert(until);
         if *entry < until {

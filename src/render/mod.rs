@@ -17,10 +17,10 @@ use serde::Serialize;
 
 use crate::compose::{Brief, ImpactOverview, chinese_date};
 use crate::config::{InsightsMode, RenderConfig};
+use crate::message::OutgoingMessage;
 use crate::model::{Direction, Item};
 use crate::topics::Topic;
 use split::{Block, SplitLimits, number_parts, split_blocks};
-use crate::message::OutgoingMessage;
 use text::{FormattedText, check_template_tags, parse_html};
 
 /// Every template ecobrief renders, with its built-in source.

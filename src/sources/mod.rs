@@ -80,15 +80,6 @@ pub enum SourceError {
     Task { name: String, message: String },
 }
 
-impl From<AppError> for SourceError {
-    fn from(e: AppError) -> SourceError {
-        SourceError::Task {
-            name: String::new(),
-            message: e.to_string(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     Dir,
@@ -263,16 +254,18 @@ pub async fn poll_all(
     let mut report = SourcesReport::default();
     for (id, kind, task) in tasks {
         let Some(mut task) = task else {
-            report.sources.push(
-                finish(core, &id, kind, Ok(Done::empty(Outcome::Skipped, None))).await,
-            );
+            report
+                .sources
+                .push(finish(core, &id, kind, Ok(Done::empty(Outcome::Skipped, None))).await);
             continue;
         };
         let joined = match deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline, &mut task).await {
                 Ok(joined) => joined,
                 Err(_) => {
-                    tracing::info!("source {id}: still fetching at the deadline; going on without it");
+                    tracing::info!(
+                        "source {id}: still fetching at the deadline; going on without it"
+                    );
                     report.sources.push(late(&id, kind));
                     continue;
                 }

@@ -176,7 +176,13 @@ impl Store {
                 "UPDATE day_plans SET outcome = ?4, outcome_at = ?5
                  WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3",
             )?
-            .execute(params![date.to_string(), chat, thread_id, outcome.as_str(), at])?;
+            .execute(params![
+                date.to_string(),
+                chat,
+                thread_id,
+                outcome.as_str(),
+                at
+            ])?;
         Ok(())
     }
 

@@ -89,13 +89,17 @@ impl std::ops::Deref for Conn {
     type Target = Store;
     fn deref(&self) -> &Store {
         // Only `drop` takes it out.
-        self.store.as_ref().unwrap_or_else(|| unreachable!("connection taken"))
+        self.store
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("connection taken"))
     }
 }
 
 impl std::ops::DerefMut for Conn {
     fn deref_mut(&mut self) -> &mut Store {
-        self.store.as_mut().unwrap_or_else(|| unreachable!("connection taken"))
+        self.store
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("connection taken"))
     }
 }
 
@@ -321,9 +325,7 @@ impl Store {
     /// Starts a batch of writes that commits as one transaction; each document in it is
     /// saved all-or-nothing.
     pub fn batch(&mut self) -> Result<Batch<'_>> {
-        Ok(Batch {
-            tx: self.write()?,
-        })
+        Ok(Batch { tx: self.write()? })
     }
 
     /// Saves one document in its own transaction.

@@ -65,8 +65,11 @@ pub async fn post(ctx: &Arc<BotContext>, msg: &Message, args: &str) -> HandlerRe
         }
     };
     let date = date.unwrap_or_else(|| ctx.core.today());
-    ctx.reply(msg, &plain(format!("开始发布 {date} 的简报（先读取来源）…")))
-        .await;
+    ctx.reply(
+        msg,
+        &plain(format!("开始发布 {date} 的简报（先读取来源）…")),
+    )
+    .await;
     // Posting takes a while (reading the sources, paced parts, digests): it runs on its
     // own so this chat's other commands are not held up.
     let ctx = Arc::clone(ctx);
@@ -93,7 +96,9 @@ pub async fn post(ctx: &Arc<BotContext>, msg: &Message, args: &str) -> HandlerRe
             }
             Some(Err(PublishError::App(AppError::Compose(
                 crate::compose::ComposeError::NoItems(_),
-            )))) => format!("{date} 没有任何内容可发布（没有简报，也没有其他条目），未记录为已发布。"),
+            )))) => {
+                format!("{date} 没有任何内容可发布（没有简报，也没有其他条目），未记录为已发布。")
+            }
             Some(Err(e)) => format!("发布失败：{e}"),
             None => "正在停止，未发布。".to_string(),
         };
@@ -224,10 +229,7 @@ fn day_line(
                 .unwrap_or_default()
         ),
         (_, Some(p)) if p.state == PublicationState::Pending => "发布中".to_string(),
-        (_, Some(p)) => format!(
-            "发布失败：{}",
-            p.last_error.as_deref().unwrap_or("?")
-        ),
+        (_, Some(p)) => format!("发布失败：{}", p.last_error.as_deref().unwrap_or("?")),
         (Some(plan), None) => match plan.outcome {
             Some(DayOutcome::Skipped) => "已跳过（简报未到）".to_string(),
             Some(DayOutcome::Empty) => "没有内容，未发布".to_string(),

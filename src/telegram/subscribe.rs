@@ -49,21 +49,26 @@ pub async fn subscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerRes
         return Ok(());
     }
     let (name, chat) = (name.to_string(), msg.chat.id.0);
-    let text = ctx.core.blocking(move |app| -> Result<String, AppError> {
-        let topic = match topic_or_reply(app, &name)? {
-            Ok(topic) => topic,
-            Err(reply) => return Ok(reply),
-        };
-        let added = app.db.with(|store| store.subscribe(user, chat, &topic.id))?;
-        Ok(if added {
-            format!(
-                "已订阅「{}」。每天简报发布后，你会收到一条相关摘要。",
-                topic.name
-            )
-        } else {
-            format!("你已经订阅了「{}」。", topic.name)
+    let text = ctx
+        .core
+        .blocking(move |app| -> Result<String, AppError> {
+            let topic = match topic_or_reply(app, &name)? {
+                Ok(topic) => topic,
+                Err(reply) => return Ok(reply),
+            };
+            let added = app
+                .db
+                .with(|store| store.subscribe(user, chat, &topic.id))?;
+            Ok(if added {
+                format!(
+                    "已订阅「{}」。每天简报发布后，你会收到一条相关摘要。",
+                    topic.name
+                )
+            } else {
+                format!("你已经订阅了「{}」。", topic.name)
+            })
         })
-    }).await?;
+        .await?;
     ctx.reply(msg, &plain(text)).await;
     Ok(())
 }
@@ -76,17 +81,22 @@ pub async fn unsubscribe(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerR
         return Ok(());
     };
     let name = name.to_string();
-    let text = ctx.core.blocking(move |app| -> Result<String, AppError> {
-        let topic = match topic_or_reply(app, &name)? {
-            Ok(topic) => topic,
-            Err(reply) => return Ok(reply),
-        };
-        Ok(if app.db.with(|store| store.unsubscribe(user, &topic.id))? {
-            format!("已取消订阅「{}」。", topic.name)
-        } else {
-            format!("你没有订阅「{}」。", topic.name)
+    let text = ctx
+        .core
+        .blocking(move |app| -> Result<String, AppError> {
+            let topic = match topic_or_reply(app, &name)? {
+                Ok(topic) => topic,
+                Err(reply) => return Ok(reply),
+            };
+            Ok(
+                if app.db.with(|store| store.unsubscribe(user, &topic.id))? {
+                    format!("已取消订阅「{}」。", topic.name)
+                } else {
+                    format!("你没有订阅「{}」。", topic.name)
+                },
+            )
         })
-    }).await?;
+        .await?;
     ctx.reply(msg, &plain(text)).await;
     Ok(())
 }
@@ -98,17 +108,20 @@ pub async fn list(ctx: &BotContext, msg: &Message) -> HandlerResult {
     let Some(user) = user_id(msg) else {
         return Ok(());
     };
-    let text = ctx.core.blocking(move |app| -> Result<String, AppError> {
-        let ids = app.db.with(|store| store.subscriptions(user))?;
-        if ids.is_empty() {
-            return Ok("你还没有订阅任何专题。发送 /subscribe 黄金 试试。".to_string());
-        }
-        let names: Vec<String> = ids
-            .iter()
-            .map(|id| app.topics.get(id).map_or(id.clone(), |t| t.name.clone()))
-            .collect();
-        Ok(format!("你的订阅：{}", names.join("、")))
-    }).await?;
+    let text = ctx
+        .core
+        .blocking(move |app| -> Result<String, AppError> {
+            let ids = app.db.with(|store| store.subscriptions(user))?;
+            if ids.is_empty() {
+                return Ok("你还没有订阅任何专题。发送 /subscribe 黄金 试试。".to_string());
+            }
+            let names: Vec<String> = ids
+                .iter()
+                .map(|id| app.topics.get(id).map_or(id.clone(), |t| t.name.clone()))
+                .collect();
+            Ok(format!("你的订阅：{}", names.join("、")))
+        })
+        .await?;
     ctx.reply(msg, &plain(text)).await;
     Ok(())
 }

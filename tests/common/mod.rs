@@ -157,10 +157,13 @@ pub fn day(text: &str) -> NaiveDate {
     text.parse().expect("a YYYY-MM-DD day")
 }
 
+/// A change to the config, given the test's folder.
+type ConfigChange = Box<dyn FnOnce(&mut Config, &Path)>;
+
 /// How a [`TestApp`] is set up before it starts.
 pub struct TestAppBuilder {
     api_url: String,
-    adjust: Vec<Box<dyn FnOnce(&mut Config, &Path)>>,
+    adjust: Vec<ConfigChange>,
     secrets: Secrets,
     clock: Option<Arc<ManualClock>>,
     dir: Option<TempDir>,
