@@ -36,6 +36,10 @@ use ecobrief::runner::JobQueue;
 use ecobrief::settings::Settings;
 use ecobrief::sources::{Outcome, SourcesReport};
 
+#[path = "support/synth.rs"]
+mod synth;
+use synth::Synth;
+
 const DOCUMENTS_VAR: &str = "ECOBRIEF_BENCH_DOCUMENTS";
 const DEFAULT_DOCUMENTS: usize = 10_000;
 const TOKEN: &str = "123456:BENCH-token";
@@ -207,65 +211,10 @@ const CATEGORIES: &[&str] = &[
     "bench_global",
 ];
 
-/// Deterministic SplitMix64: the same corpus on every run, no `rand` dependency.
-struct Synth {
-    state: u64,
-    words: Vec<&'static str>,
-}
-
-impl Synth {
-    fn new(seed: u64) -> Synth {
-        Synth {
-            state: seed,
-            words: WORDS.split_whitespace().collect(),
-        }
-    }
-
-    fn next(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, pool: &[&'a str]) -> &'a str {
-        pool[self.below(pool.len())]
-    }
-
-    /// About `chars` characters of words, commas and the odd figure.
-    fn clause(&mut self, chars: usize) -> String {
-        let mut out = String::new();
-        let mut count = 0;
-        while count < chars {
-            if count > 0 && self.below(5) == 0 {
-                out.push('，');
-                count += 1;
-            }
-            let piece = if self.below(7) == 0 {
-                format!("{}.{}%", self.below(30), self.below(10))
-            } else {
-                let i = self.below(self.words.len());
-                self.words[i].to_string()
-            };
-            count += piece.chars().count();
-            out.push_str(&piece);
-        }
-        out
-    }
-
-    fn paragraph(&mut self) -> String {
-        let mut out = String::new();
-        for _ in 0..2 + self.below(2) {
-            out.push_str(&self.clause(22));
-            out.push('。');
-        }
-        out
-    }
+/// Two or three sentences.
+fn paragraph(synth: &mut Synth) -> String {
+    let sentences = 2 + synth.below(2);
+    synth.paragraph(sentences)
 }
 
 /// Article `n` in one of the two front-matter shapes of `samples/` (block lists and a
@@ -277,7 +226,7 @@ fn article(synth: &mut Synth, n: usize) -> String {
     let (hour, minute) = (6 + n % 15, n % 60);
     let title = format!("{}（{n}）", synth.clause(16));
     let category = CATEGORIES[n % CATEGORIES.len()];
-    let lead = synth.paragraph();
+    let lead = paragraph(synth);
     let mut doc = String::new();
     doc.push_str("---\n");
     doc.push_str(&format!("title: \"{title}\"\n"));
@@ -305,7 +254,7 @@ fn article(synth: &mut Synth, n: usize) -> String {
     doc.push_str(&lead);
     for _ in 0..2 {
         doc.push_str("\n\n");
-        doc.push_str(&synth.paragraph());
+        doc.push_str(&paragraph(synth));
     }
     if n.is_multiple_of(3) {
         doc.push_str("\n\n**影响：**\n");
@@ -326,7 +275,7 @@ fn article(synth: &mut Synth, n: usize) -> String {
 
 /// Writes `count` articles into `folder`, in subfolders of 1,000.
 fn write_corpus(folder: &Path, count: usize) {
-    let mut synth = Synth::new(7);
+    let mut synth = Synth::new(7, WORDS);
     for n in 0..count {
         let sub = folder.join(format!("batch-{:02}", n / 1000));
         if n % 1000 == 0 {

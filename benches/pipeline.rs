@@ -26,6 +26,10 @@ use ecobrief::settings::Settings;
 use ecobrief::store::Store;
 use ecobrief::topics::TopicCatalog;
 
+#[path = "support/synth.rs"]
+mod synth;
+use synth::Synth;
+
 const GROUP: &str = "@ecodailyreport";
 
 /// Settings with the shipped topics and templates (found from the manifest, not the
@@ -89,75 +93,14 @@ const STANCES: &[&str] = &[
     "温和利多",
 ];
 
-/// Deterministic SplitMix64 over [`WORDS`]: no `rand` dependency, same text on every run.
-struct Synth {
-    state: u64,
-    words: Vec<&'static str>,
-}
-
-impl Synth {
-    fn new(seed: u64) -> Self {
-        Synth {
-            state: seed,
-            words: WORDS.split_whitespace().collect(),
-        }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, pool: &[&'a str]) -> &'a str {
-        pool[self.below(pool.len())]
-    }
-
-    /// About `chars` characters of words, the odd comma and figure; no closing stop.
-    fn clause(&mut self, chars: usize) -> String {
-        let mut out = String::new();
-        let mut count = 0;
-        while count < chars {
-            if count > 0 && self.below(6) == 0 {
-                out.push('，');
-                count += 1;
-            }
-            let piece = if self.below(8) == 0 {
-                format!("{}.{}%", self.below(20), self.below(10))
-            } else {
-                let index = self.below(self.words.len());
-                self.words[index].to_string()
-            };
-            count += piece.chars().count();
-            out.push_str(&piece);
-        }
-        out
-    }
-
-    fn sentence(&mut self, chars: usize) -> String {
-        let mut s = self.clause(chars);
-        s.push('。');
-        s
-    }
-
-    fn paragraph(&mut self, sentences: usize) -> String {
-        (0..sentences).map(|_| self.sentence(24)).collect()
-    }
-
-    fn impact_line(&mut self) -> String {
-        format!(
-            "- 对{}：{}。{}",
-            self.pick(IMPACT_TARGETS),
-            self.pick(STANCES),
-            self.clause(20)
-        )
-    }
+/// One impact line: `- 对{target}：{stance}。{reason}`.
+fn impact_line(synth: &mut Synth) -> String {
+    format!(
+        "- 对{}：{}。{}",
+        synth.pick(IMPACT_TARGETS),
+        synth.pick(STANCES),
+        synth.clause(20)
+    )
 }
 
 /// A text document assembled line by line.
@@ -219,7 +162,7 @@ fn brief_text(
             doc.line("");
             doc.line("**影响：**");
             for _ in 0..2 {
-                doc.line(synth.impact_line());
+                doc.line(impact_line(synth));
             }
         }
     }
@@ -251,8 +194,8 @@ fn article_text(synth: &mut Synth, n: usize, day: NaiveDate) -> String {
     if n.is_multiple_of(2) {
         doc.line("");
         doc.line("**影响：**");
-        doc.line(synth.impact_line());
-        doc.line(synth.impact_line());
+        doc.line(impact_line(synth));
+        doc.line(impact_line(synth));
     }
     doc.line("");
     doc.line(format!(
@@ -295,7 +238,7 @@ fn render_split_60_items(c: &mut Criterion) {
     let settings = bench_settings(PathBuf::from("unused.db"));
     let renderer = Renderer::load(&settings.render, settings.tz).expect("templates load");
     let day = date(2026, 3, 12);
-    let text = brief_text(&mut Synth::new(1), day, BRIEF_SECTIONS, 12, 1);
+    let text = brief_text(&mut Synth::new(1, WORDS), day, BRIEF_SECTIONS, 12, 1);
     let options = IngestOptions::from_settings(&settings, None);
     let doc = parse_bytes("brief-2026-03-12.md", text.as_bytes(), None, &options)
         .expect("synthetic brief parses");
@@ -360,7 +303,7 @@ struct Corpus {
 /// Writes the mix: every tenth document a 3-item brief (each on its own day), two in ten
 /// plain commentary dated by file name, the rest articles with unique URLs.
 fn write_ingest_corpus(root: &Path) -> Corpus {
-    let mut synth = Synth::new(2);
+    let mut synth = Synth::new(2, WORDS);
     let folders = ["articles", "commentary", "briefs"].map(|f| root.join(f));
     for folder in &folders {
         std::fs::create_dir_all(folder).expect("create corpus folder");
@@ -549,7 +492,7 @@ fn build_query_store(path: &Path) -> Store {
     let topics = TopicCatalog::load(&settings.topics_file).expect("topics load");
     let mut store = Store::open(path).expect("store opens");
     store.sync_topics(&topics).expect("topics sync");
-    let mut synth = Synth::new(3);
+    let mut synth = Synth::new(3, WORDS);
     let mut batch = store.batch().expect("batch starts");
     for n in 0..QUERY_ITEMS {
         batch

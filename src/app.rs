@@ -203,12 +203,13 @@ impl Core {
         let renderer = Renderer::load(&settings.render, settings.tz)?;
         let db = Db::open(&settings.database)?;
         db.with(|store| store.sync_topics(&topics))?;
+        let metrics = Metrics::new(settings.sources.iter().map(|s| s.id.as_str()));
         Ok(Core {
             settings: Arc::new(settings),
             db,
             topics: Arc::new(topics),
             renderer: Arc::new(renderer),
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(metrics),
         })
     }
 

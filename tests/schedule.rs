@@ -24,6 +24,26 @@ fn posts(fake: &FakeTelegram) -> Vec<String> {
         .collect()
 }
 
+/// The group got the day's brief, once.
+fn assert_one_brief_post(fake: &FakeTelegram) {
+    let posted = posts(fake);
+    assert_eq!(posted.len(), 1, "posted once: {posted:?}");
+    assert!(posted[0].contains(BRIEF_TITLE), "{}", posted[0]);
+}
+
+fn assert_posted_with_brief(outcome: &PublishOutcome) {
+    assert!(
+        matches!(
+            outcome,
+            PublishOutcome::Posted {
+                with_brief: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+}
+
 fn admin_texts(fake: &FakeTelegram, needle: &str) -> usize {
     fake.sent_to(&ADMIN.to_string())
         .iter()
@@ -87,19 +107,8 @@ async fn a_brief_written_a_second_before_the_publish_time_is_in_that_post() {
     .await;
     app.write("inbox/brief-2026-03-12.md", sample("brief-2026-03-12.md"));
     let outcome = app.fire_publish(at(EIGHT)).await;
-    assert!(
-        matches!(
-            outcome,
-            PublishOutcome::Posted {
-                with_brief: true,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
-    let posted = posts(&fake);
-    assert_eq!(posted.len(), 1);
-    assert!(posted[0].contains(BRIEF_TITLE), "{}", posted[0]);
+    assert_posted_with_brief(&outcome);
+    assert_one_brief_post(&fake);
     // Fired again (a duplicate tick): nothing more is sent.
     let again = app.fire_publish(at("2026-03-12T08:00:01+08:00")).await;
     assert!(matches!(again, PublishOutcome::AlreadyPosted), "{again:?}");
@@ -118,19 +127,8 @@ async fn publish_and_ingest_in_the_same_second_post_the_new_document() {
     // Both jobs handed in at once, ingest first: the post still reads the sources.
     app.jobs.scheduled_ingest();
     let outcome = app.fire_publish(at(EIGHT)).await;
-    assert!(
-        matches!(
-            outcome,
-            PublishOutcome::Posted {
-                with_brief: true,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
-    let posted = posts(&fake);
-    assert_eq!(posted.len(), 1, "posted once");
-    assert!(posted[0].contains(BRIEF_TITLE), "{}", posted[0]);
+    assert_posted_with_brief(&outcome);
+    assert_one_brief_post(&fake);
     app.shutdown().await;
 
     // Publish first, ingest second: the publish reads the new file itself.
@@ -149,9 +147,7 @@ async fn publish_and_ingest_in_the_same_second_post_the_new_document() {
     app.jobs.scheduled_ingest();
     publish.await.unwrap();
     app.ingest(false).await;
-    let posted = posts(&fake);
-    assert_eq!(posted.len(), 1);
-    assert!(posted[0].contains(BRIEF_TITLE));
+    assert_one_brief_post(&fake);
     app.shutdown().await;
 }
 
@@ -177,9 +173,7 @@ async fn a_missed_publish_time_is_caught_up_after_the_first_read_and_only_once()
     // The catch-up runs after the first read, so the real brief is posted.
     let fresh = tempfile::tempdir().unwrap();
     let app = start(Some(fresh), "2026-03-12T09:30:00+08:00").await;
-    let posted = posts(&fake);
-    assert_eq!(posted.len(), 1, "{posted:?}");
-    assert!(posted[0].contains(BRIEF_TITLE), "{}", posted[0]);
+    assert_one_brief_post(&fake);
     let fresh = app.shutdown().await;
     // A restart posts nothing more.
     let app = start(Some(fresh), "2026-03-12T09:35:00+08:00").await;
@@ -214,9 +208,7 @@ async fn a_late_brief_is_posted_once_when_it_arrives_and_admins_hear_once() {
     // The brief arrives at 08:25 and is posted at the next ingest.
     app.write("inbox/brief-2026-03-12.md", sample("brief-2026-03-12.md"));
     app.set_time(at("2026-03-12T08:25:00+08:00")).await;
-    let posted = posts(&fake);
-    assert_eq!(posted.len(), 1);
-    assert!(posted[0].contains(BRIEF_TITLE));
+    assert_one_brief_post(&fake);
     wait_admin(&fake, "📮", 1).await;
     assert_eq!(
         admin_texts(&fake, "简报还没有到"),

@@ -663,3 +663,33 @@ async fn a_missing_folder_is_a_failing_source() {
     let lines = t.app.ingest_folders().unwrap().lines();
     assert!(lines[0].starts_with("error"), "{lines:?}");
 }
+
+/// A publish waits at most its deadline for the network, but always reads folders whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_cuts_slow_feeds_and_never_folders() {
+    let server = Arc::new(Server::default());
+    let base = serve(server.clone()).await;
+    let t = app_with(vec![
+        feed(&base, "/slow.xml", "slow", quick()),
+        SourceConfig::Dir {
+            path: common::repo_path("samples"),
+            name: Some("samples".to_string()),
+        },
+    ]);
+    // A deadline already passed: only what cannot wait is cut.
+    let deadline = tokio::time::Instant::now();
+    let report = poll_all(&t.app, true, Some(deadline)).await;
+    assert_eq!(source(&report, "slow").outcome, Outcome::Late);
+    let samples = source(&report, "samples");
+    assert_eq!(samples.outcome, Outcome::Ingested, "{:?}", samples.error);
+    assert!(samples.items > 0);
+    // The late feed finishes on its own and is stored.
+    let start = std::time::Instant::now();
+    while item_count(&t.app) <= samples.items {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the late feed never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -17,7 +17,7 @@ use crate::ingest::{article::clean_summary, content_hash, item_key};
 use crate::model::{DocumentMeta, Item, ItemKind, ParsedDocument};
 
 /// The `source` label items pushed here are counted under in `/metrics`.
-pub const API_SOURCE: &str = "api";
+pub use crate::metrics::API_SOURCE;
 
 /// How long a JSON item's summary may be when shown in the brief (as for articles).
 const SUMMARY_CHARS: usize = 160;

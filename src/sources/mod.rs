@@ -218,8 +218,9 @@ impl Done {
 
 /// Polls every configured source that is due (every one when `force`), each on its own
 /// task, and records each one's health. Never fails as a whole: a source that cannot be
-/// polled is reported as failed. With a `deadline`, sources still being fetched then are
-/// reported [`Outcome::Late`] and left to finish on their own.
+/// polled is reported as failed. With a `deadline`, feeds and urls still being fetched
+/// then are reported [`Outcome::Late`] and left to finish on their own; folders are always
+/// waited for.
 pub async fn poll_all(
     core: &Core,
     force: bool,
@@ -259,7 +260,8 @@ pub async fn poll_all(
                 .push(finish(core, &id, kind, Ok(Done::empty(Outcome::Skipped, None))).await);
             continue;
         };
-        let joined = match deadline {
+        // Folders are always read whole; only the network has a deadline.
+        let joined = match deadline.filter(|_| kind != SourceKind::Dir) {
             Some(deadline) => match tokio::time::timeout_at(deadline, &mut task).await {
                 Ok(joined) => joined,
                 Err(_) => {

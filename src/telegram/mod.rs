@@ -117,6 +117,9 @@ pub struct Dispatch {
     run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
 
+/// Longest pause between two tries to start dispatching.
+const DISPATCH_RETRY_MAX: Duration = Duration::from_secs(60);
+
 /// Longest wait for deleteWebhook, and for the webhook stream, at stop.
 const WEBHOOK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -153,21 +156,37 @@ impl Dispatch {
         };
         match updates {
             Updates::Polling => {
+                let mut stop = stop;
                 let run = async move {
                     tokio::spawn(stopper);
-                    let updates = Polling::builder(bot)
-                        .timeout(poll_timeout)
-                        .delete_webhook()
-                        .await
-                        .build();
-                    dispatcher
-                        .dispatch_with_listener(
-                            updates,
-                            teloxide::error_handlers::LoggingErrorHandler::with_custom_text(
-                                "getUpdates failed",
-                            ),
-                        )
-                        .await;
+                    // teloxide asks getMe again before dispatching; when that fails (a
+                    // network blip right after our own check) it is retried here, with
+                    // growing pauses, instead of panicking inside teloxide.
+                    let mut pause = Duration::from_secs(1);
+                    loop {
+                        let updates = Polling::builder(bot.clone())
+                            .timeout(poll_timeout)
+                            .delete_webhook()
+                            .await
+                            .build();
+                        let dispatched = dispatcher
+                            .try_dispatch_with_listener(
+                                updates,
+                                teloxide::error_handlers::LoggingErrorHandler::with_custom_text(
+                                    "getUpdates failed",
+                                ),
+                            )
+                            .await;
+                        let Err(e) = dispatched else { break };
+                        tracing::error!(
+                            "cannot start receiving updates (getMe failed: {e}); retrying in {pause:?}"
+                        );
+                        tokio::select! {
+                            () = tokio::time::sleep(pause) => {}
+                            _ = stop.wait_for(|s| *s) => break,
+                        }
+                        pause = (pause * 2).min(DISPATCH_RETRY_MAX);
+                    }
                 };
                 Ok((Dispatch { run: Box::pin(run) }, None))
             }
@@ -197,12 +216,23 @@ impl Dispatch {
                     // it here as well makes sure deleteWebhook is called.
                     let listener_stop =
                         teloxide::update_listeners::UpdateListener::stop_token(&mut listener);
-                    let dispatch = dispatcher.dispatch_with_listener(
-                        listener,
-                        teloxide::error_handlers::LoggingErrorHandler::with_custom_text(
-                            "webhook update failed",
-                        ),
-                    );
+                    let dispatch = async {
+                        let dispatched = dispatcher
+                            .try_dispatch_with_listener(
+                                listener,
+                                teloxide::error_handlers::LoggingErrorHandler::with_custom_text(
+                                    "webhook update failed",
+                                ),
+                            )
+                            .await;
+                        // The listener cannot be made again: updates are not handled until
+                        // a restart, and the operator is told so.
+                        if let Err(e) = dispatched {
+                            tracing::error!(
+                                "cannot start handling webhook updates (getMe failed: {e}); restart ecobrief"
+                            );
+                        }
+                    };
                     // That stream only ends once the server lets go of the route, and a
                     // client holding a connection open could delay that indefinitely:
                     // after a stop, the dispatcher gets as long as the server does.
