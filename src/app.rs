@@ -175,6 +175,8 @@ pub struct TopicPage {
     pub message: OutgoingMessage,
     /// Where the next page starts, when there is one.
     pub next_offset: Option<usize>,
+    /// Items the topic has in all.
+    pub total: usize,
 }
 
 /// Whether a day can be published: its brief has come, or only other items, or nothing.
@@ -519,6 +521,7 @@ impl Core {
             topic_id: topic.id.clone(),
             message,
             next_offset: (shown > 0 && next < total).then_some(next),
+            total,
         })
     }
 

@@ -95,34 +95,47 @@ impl StartOptions {
     }
 }
 
-/// Holds the database file's lock for as long as the process runs: two instances on one
-/// store are the classic cause of double posts.
+/// Holds an exclusive `flock` on the database file itself for as long as the process
+/// runs: two instances posting from one store are the classic cause of double posts.
+/// The lock is on the file's inode, so the same database reached through a symlink,
+/// another spelling of its path or another mount is still one database. SQLite's own
+/// locks are `fcntl` locks, independent of `flock`, so a command-line `ecobrief ingest`
+/// beside the bot still works.
 pub struct InstanceLock {
     _file: std::fs::File,
 }
 
 pub fn lock_instance(database: &std::path::Path) -> Result<InstanceLock, StartError> {
-    let mut path = database.as_os_str().to_owned();
-    path.push(".lock");
-    let path = std::path::PathBuf::from(path);
+    if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StartError::AlreadyRunning(format!(
+                "cannot create the database folder {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    // An empty file is a valid new SQLite database: creating it here is harmless.
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
-        .open(&path)
+        .open(database)
         .map_err(|e| {
-            StartError::AlreadyRunning(format!("cannot open lock file {}: {e}", path.display()))
+            StartError::AlreadyRunning(format!(
+                "cannot open the database {} to lock it: {e}",
+                database.display()
+            ))
         })?;
     match file.try_lock() {
         Ok(()) => Ok(InstanceLock { _file: file }),
         Err(std::fs::TryLockError::WouldBlock) => Err(StartError::AlreadyRunning(format!(
-            "another `ecobrief run` or `ecobrief publish` is already using {} (lock {}); stop it first",
-            database.display(),
-            path.display()
+            "another `ecobrief run` or `ecobrief publish` is already using the database {}; stop it first",
+            database.display()
         ))),
         Err(std::fs::TryLockError::Error(e)) => Err(StartError::AlreadyRunning(format!(
-            "cannot lock {}: {e}",
-            path.display()
+            "cannot lock the database {}: {e}",
+            database.display()
         ))),
     }
 }
@@ -323,7 +336,12 @@ impl Application {
             if let Ok(address) = listener.local_addr() {
                 tracing::info!("HTTP server listening on {address}");
             }
-            tokio::spawn(crate::server::serve(listener, router, stop.clone()))
+            tokio::spawn(crate::server::serve(
+                listener,
+                router,
+                stop.clone(),
+                crate::server::ServerLimits::from(&settings.server),
+            ))
         });
         tracing::info!("ecobrief is running");
         match dispatch {

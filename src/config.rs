@@ -84,8 +84,17 @@ pub struct Config {
 }
 
 /// Where items come from. Polled on the ingest schedule and by `/ingest`.
+///
+/// Read through [`RawSource`], a plain table, rather than as a tagged enum: serde buffers
+/// a tagged enum's fields, and an error inside one (`fetch.timeout_seconds = -5`) would
+/// then be reported at `sources[2]` instead of its own key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "lowercase",
+    deny_unknown_fields,
+    try_from = "RawSource"
+)]
 pub enum SourceConfig {
     /// A folder of documents in the three shapes; unchanged files are skipped.
     Dir {
@@ -111,6 +120,63 @@ pub enum SourceConfig {
         #[serde(default)]
         fetch: FetchConfig,
     },
+}
+
+/// A `[[sources]]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    kind: String,
+    #[serde(default)]
+    path: Option<PathBuf>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    fetch: Option<FetchConfig>,
+}
+
+impl TryFrom<RawSource> for SourceConfig {
+    type Error = String;
+
+    fn try_from(raw: RawSource) -> Result<SourceConfig, String> {
+        let RawSource {
+            kind,
+            path,
+            url,
+            name,
+            fetch,
+        } = raw;
+        match kind.as_str() {
+            "dir" => {
+                if url.is_some() || fetch.is_some() {
+                    return Err(
+                        "a dir source takes `path` and `name`, not `url` or `fetch`".to_string()
+                    );
+                }
+                Ok(SourceConfig::Dir {
+                    path: path.ok_or("a dir source needs `path`, the folder to read")?,
+                    name,
+                })
+            }
+            "feed" | "url" => {
+                if path.is_some() {
+                    return Err(format!("a {kind} source takes `url`, not `path`"));
+                }
+                let url = url.ok_or_else(|| format!("a {kind} source needs `url`"))?;
+                let fetch = fetch.unwrap_or_default();
+                Ok(if kind == "feed" {
+                    SourceConfig::Feed { url, name, fetch }
+                } else {
+                    SourceConfig::Url { url, name, fetch }
+                })
+            }
+            other => Err(format!(
+                "unknown kind {other:?}; use \"dir\", \"feed\" or \"url\""
+            )),
+        }
+    }
 }
 
 /// How a remote source is fetched.
@@ -188,6 +254,13 @@ pub struct ServerConfig {
     pub listen: String,
     /// Largest body `POST /api/items` accepts.
     pub max_body_bytes: u64,
+    /// Connections open at once; past it, new ones wait in the listen backlog.
+    pub max_connections: u64,
+    /// Longest wait for a request's headers (also how long an idle keep-alive
+    /// connection stays open).
+    pub header_timeout_seconds: u64,
+    /// Longest a request may take from its headers to the response (body included).
+    pub request_timeout_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -196,6 +269,9 @@ impl Default for ServerConfig {
             enabled: true,
             listen: "127.0.0.1:8080".to_string(),
             max_body_bytes: 2 * 1024 * 1024,
+            max_connections: 256,
+            header_timeout_seconds: 10,
+            request_timeout_seconds: 30,
         }
     }
 }
@@ -489,19 +565,28 @@ impl Config {
             applied.push(name.clone());
             overrides.push((name.clone(), keys.join(".")));
         }
-        let config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    let mut message = e.to_string().trim_end().to_string();
-                    if !applied.is_empty() {
-                        message.push_str(&format!(
-                            " (with environment overrides {})",
-                            applied.join(", ")
-                        ));
-                    }
-                    parse_error(message)
-                })?;
+        // The path of the value serde refused (`sources[2].fetch.timeout_seconds`), which
+        // toml's own message does not carry once the file is a value.
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
+            |e: serde_path_to_error::Error<toml::de::Error>| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                // toml adds a line naming the table it was reading: the path says more.
+                let inner = inner.lines().next().unwrap_or_default().trim_end();
+                let mut message = if path.is_empty() || path == "." {
+                    inner.to_string()
+                } else {
+                    format!("{path}: {inner}")
+                };
+                if !applied.is_empty() {
+                    message.push_str(&format!(
+                        " (with environment overrides {})",
+                        applied.join(", ")
+                    ));
+                }
+                parse_error(message)
+            },
+        )?;
         let mut config = config;
         config.env_overrides = overrides;
         Ok(config)

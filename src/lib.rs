@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod publish;
+pub mod redact;
 pub mod render;
 pub mod runner;
 pub mod schedule;

@@ -11,9 +11,25 @@ use ecobrief::application::{Application, EXIT_TOKEN, Purpose, StartError, StartO
 use ecobrief::compose::ComposeError;
 use ecobrief::message::OutgoingMessage;
 use ecobrief::publish::PublishError;
+use ecobrief::redact::{RedactingWriter, Redactor};
 use ecobrief::runner::PublishOutcome;
 use ecobrief::settings::{Settings, SourceSpec};
 use tokio::sync::watch;
+
+/// `println!` for the command's output: a closed stdout (`ecobrief topics | head -1`)
+/// ends the program quietly, as it does for other command-line tools, instead of a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write the output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
 
 #[derive(Parser)]
 #[command(
@@ -83,20 +99,40 @@ enum Command {
     CheckConfig,
 }
 
+/// The process's secrets, to be kept out of every log line and error.
+fn secrets() -> Redactor {
+    let server = ecobrief::server::Secrets::from_env();
+    Redactor::new(
+        [
+            ecobrief::telegram::token_from_env(),
+            server.api_token,
+            server.webhook_secret,
+        ]
+        .into_iter()
+        .flatten(),
+    )
+}
+
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
+    let redactor = secrets();
+    // Colour codes only for a person at a terminal: a journal or a file gets plain text.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ECOBRIEF_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        // The safety net: whatever a library logs, no secret reaches the log.
+        .with_writer(RedactingWriter::new(redactor.clone(), std::io::stderr))
+        .with_ansi(colour)
         .with_target(false)
         .without_time()
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", redactor.scrub(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -104,20 +140,20 @@ fn main() -> ExitCode {
 
 fn print_messages(messages: &[OutgoingMessage], format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(messages)?),
+        Format::Json => say!("{}", serde_json::to_string_pretty(messages)?),
         Format::Text => {
             let total = messages.len();
             for (i, message) in messages.iter().enumerate() {
                 if i > 0 {
-                    println!();
+                    say!();
                 }
-                println!(
+                say!(
                     "──────── message {}/{total} · {} characters · {} entities ────────",
                     i + 1,
                     message.text.chars().count(),
                     message.entities.len()
                 );
-                println!("{}", message.text);
+                say!("{}", message.text);
             }
         }
     }
@@ -149,9 +185,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest { paths, date } => {
             let report = core.ingest_paths(&paths, date)?;
             for line in report.lines() {
-                println!("{line}");
+                say!("{line}");
             }
-            println!(
+            say!(
                 "{} files, {} items, {} failed",
                 report.files.len(),
                 report.items(),
@@ -203,7 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Topics => {
             for (topic, count) in core.topic_counts()? {
-                println!(
+                say!(
                     "{:<14} {:<8} {count:>6} items   aliases: {}",
                     topic.id,
                     topic.name,
@@ -264,7 +300,7 @@ fn publish(settings: Settings, date: NaiveDate, force: bool) -> anyhow::Result<E
                 if !with_brief {
                     eprintln!("note: {date} has no brief document; posted the other items of the day");
                 }
-                println!("{}", report.summary());
+                say!("{}", report.summary());
                 Ok(if report.complete() {
                     ExitCode::SUCCESS
                 } else {
@@ -311,20 +347,20 @@ async fn wait_for_signal() {
 /// Checks what start-up checks: the settings (already parsed), the topics, the
 /// templates, and that each folder source exists.
 fn check_config(settings: Settings) -> anyhow::Result<ExitCode> {
-    println!("ok     config {}", settings.origin_name());
+    say!("ok     config {}", settings.origin_name());
     let topics = ecobrief::topics::TopicCatalog::load(&settings.topics_file)?;
-    println!(
+    say!(
         "ok     topics {} ({} topics)",
         settings.topics_file.display(),
         topics.topics().len()
     );
     let renderer = ecobrief::render::Renderer::load(&settings.render, settings.tz)?;
     renderer.self_check()?;
-    println!(
+    say!(
         "ok     templates {}",
         settings.render.templates_dir.display()
     );
-    println!(
+    say!(
         "ok     schedule publish {:?}, ingest {:?} ({})",
         settings.schedule.publish.as_str(),
         settings.schedule.ingest.as_str(),
@@ -334,14 +370,14 @@ fn check_config(settings: Settings) -> anyhow::Result<ExitCode> {
     for (i, source) in settings.sources.iter().enumerate() {
         match &source.kind {
             SourceSpec::Dir { path } if !path.is_dir() => {
-                println!(
+                say!(
                     "error  source {}: {} is not a folder; fix sources[{i}].path",
                     source.id,
                     path.display()
                 );
                 problems += 1;
             }
-            _ => println!("ok     source {}", source.id),
+            _ => say!("ok     source {}", source.id),
         }
     }
     Ok(if problems > 0 {

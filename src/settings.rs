@@ -104,6 +104,14 @@ pub struct ServerSettings {
     pub enabled: bool,
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
+    /// Connections open at once (`server.max_connections`).
+    pub max_connections: usize,
+    /// Longest wait for a request's headers, and so for the next request on an idle
+    /// keep-alive connection (`server.header_timeout_seconds`).
+    pub header_timeout: Duration,
+    /// Longest a request may take from its headers to the response
+    /// (`server.request_timeout_seconds`).
+    pub request_timeout: Duration,
 }
 
 /// Everything the program is configured with, parsed and checked.
@@ -269,10 +277,36 @@ impl Settings {
                 "must be greater than 0 (every push would be refused)".to_string(),
             ));
         }
+        if config.server.max_connections == 0 {
+            return Err(invalid(
+                "server.max_connections",
+                "must be greater than 0 (no connection would ever be served)".to_string(),
+            ));
+        }
+        // A day at most: a timer that far out is no timeout, and a larger one overflows.
+        let server_timeout = |key: &str, seconds: u64| {
+            if (1..=86_400).contains(&seconds) {
+                Ok(Duration::from_secs(seconds))
+            } else {
+                Err(invalid(
+                    key,
+                    format!("must be 1 to 86400 seconds (it is {seconds})"),
+                ))
+            }
+        };
         let server = ServerSettings {
             enabled: config.server.enabled,
             listen,
             max_body_bytes: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
+            max_connections: usize::try_from(config.server.max_connections).unwrap_or(usize::MAX),
+            header_timeout: server_timeout(
+                "server.header_timeout_seconds",
+                config.server.header_timeout_seconds,
+            )?,
+            request_timeout: server_timeout(
+                "server.request_timeout_seconds",
+                config.server.request_timeout_seconds,
+            )?,
         };
         Ok(Settings {
             origin: config.origin.clone(),
@@ -477,6 +511,16 @@ mod tests {
         );
         let err = refused("[server]\nmax_body_bytes = 0\n");
         assert!(err.contains("server.max_body_bytes"), "{err}");
+        for key in [
+            "max_connections",
+            "header_timeout_seconds",
+            "request_timeout_seconds",
+        ] {
+            let err = refused(&format!("[server]\n{key} = 0\n"));
+            assert!(err.contains(&format!("server.{key}")), "{err}");
+        }
+        let err = refused("[server]\nheader_timeout_seconds = 100000\n");
+        assert!(err.contains("server.header_timeout_seconds"), "{err}");
         let err = refused(
             "[[sources]]\nkind = \"feed\"\nurl = \"https://a.example/f\"\nfetch = { timeout_seconds = 0 }\n",
         );

@@ -205,12 +205,18 @@ async fn a_second_instance_on_the_same_store_is_refused() {
     // Wait until the first one is up (it has asked for updates).
     fake.wait_calls("getUpdates", 1, WAIT).await;
     let db = bot.dir.path().join("test.db");
-    match ecobrief::application::lock_instance(&db) {
-        Err(e) => assert!(e.to_string().contains("already using"), "{e}"),
-        Ok(_) => panic!("a second instance got the lock"),
+    // The same file by another name: a symlink, and another spelling of the path.
+    let link = bot.dir.path().join("link.db");
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    let spelled = bot.dir.path().join(".").join("test.db");
+    for path in [&db, &link, &spelled] {
+        match ecobrief::application::lock_instance(path) {
+            Err(e) => assert!(e.to_string().contains("already using"), "{e}"),
+            Ok(_) => panic!("a second instance got the lock through {}", path.display()),
+        }
     }
     let _dir = bot.shutdown().await;
-    if let Err(e) = ecobrief::application::lock_instance(&db) {
+    if let Err(e) = ecobrief::application::lock_instance(&link) {
         panic!("not free again after a clean stop: {e}");
     }
 }
@@ -294,4 +300,73 @@ async fn the_run_binary_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
     assert!(!fake.calls("setMyCommands").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_checks_hold_after_a_migration_and_against_forged_senders() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let bot = TestApp::builder(&fake).start().await;
+    // The group became a supergroup; its administrators are those of the new chat.
+    let supergroup = -1_002_222;
+    let chat_admin = 9002;
+    bot.store()
+        .set_migrated_chat(&GROUP.to_string(), supergroup)
+        .unwrap();
+    fake.set_admins(&supergroup.to_string(), &[chat_admin]);
+    fake.push_text(supergroup, chat_admin, "/status");
+    wait_text(&fake, supergroup, "运行状态").await;
+
+    // "From the group" in a private chat is not an anonymous admin.
+    fake.push_update(serde_json::json!({
+        "message": {
+            "message_id": 78, "date": 1_700_000_000,
+            "chat": { "id": MEMBER, "type": "private", "first_name": "M" },
+            "sender_chat": { "id": supergroup, "type": "supergroup", "title": "Group" },
+            "from": { "id": MEMBER, "is_bot": false, "first_name": "M" },
+            "text": "/status",
+            "entities": [{ "type": "bot_command", "offset": 0, "length": 7 }]
+        }
+    }));
+    wait_text(&fake, MEMBER, "仅限管理员").await;
+    bot.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_more_callback_edits_nothing() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let extra = tempfile::tempdir().unwrap();
+    for i in 0..8 {
+        std::fs::write(
+            extra.path().join(format!("gold-{i}.md")),
+            format!("---\ntitle: \"金价第{i}次刷新纪录\"\ndate: 2026-03-1{i} 10:00:00\n---\n黄金继续上涨。\n"),
+        )
+        .unwrap();
+    }
+    let extra_dir = extra.path().to_path_buf();
+    let bot = TestApp::builder(&fake)
+        .config(move |c| {
+            c.sources.push(ecobrief::config::SourceConfig::Dir {
+                path: extra_dir,
+                name: None,
+            })
+        })
+        .start()
+        .await;
+    fake.push_text(GROUP, MEMBER, "/topics");
+    let list = wait_text(&fake, GROUP, "全部专题").await;
+    fake.push_text(GROUP, MEMBER, "/topic gold");
+    let page = wait_text(&fake, GROUP, "🔎 黄金").await;
+    // On a message without that button, and with data its button does not carry.
+    fake.push_callback(GROUP, MEMBER, list.message_id, "t:gold:5");
+    fake.push_callback(GROUP, MEMBER, page.message_id, "t:gold:99999");
+    fake.wait_calls("answerCallbackQuery", 2, WAIT).await;
+    // Positive control: the real button still pages, and it is the only edit.
+    fake.push_callback(GROUP, MEMBER, page.message_id, "t:gold:5");
+    let sent = fake
+        .wait_for(WAIT, "the next page", |sent| sent.iter().any(|s| s.edited))
+        .await;
+    let edits: Vec<_> = sent.iter().filter(|s| s.edited).collect();
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert_eq!(edits[0].message_id, page.message_id);
+    bot.shutdown().await;
 }

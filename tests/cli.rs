@@ -205,6 +205,13 @@ fn check_config_refuses_what_start_up_refuses_and_names_the_key() {
             ),
             "sources[0].fetch.timeout_seconds",
         ),
+        (
+            format!(
+                "database = {:?}\n[[sources]]\nkind = \"dir\"\npath = \"samples\"\n[[sources]]\nkind = \"feed\"\nurl = \"https://feeds.example/b\"\nfetch = {{ timeout_seconds = -5 }}\n",
+                db.display().to_string()
+            ),
+            "sources[1].fetch.timeout_seconds",
+        ),
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
         let config = dir.path().join(format!("bad-{i}.toml"));
@@ -250,4 +257,34 @@ fn an_unreachable_bot_api_is_not_blamed_on_the_token() {
         !err.contains("1:unused"),
         "the token is never printed: {err}"
     );
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    for args in [
+        vec!["topics"],
+        vec!["preview", "--date", "2026-03-12"],
+        vec!["check-config"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ecobrief"))
+            .current_dir(repo_path(""))
+            .arg("--db")
+            .arg(&db)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command writes anything, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // Positive control: with a reader, the same command prints its output.
+    let topics = ecobrief(&db, &["topics"]);
+    assert!(stdout(&topics).contains("gold"));
 }

@@ -37,7 +37,12 @@ async fn api_server(api_token: Option<&str>, adjust: impl FnOnce(&mut Config)) -
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopping) = watch::channel(false);
-    tokio::spawn(server::serve(listener, server::router(state), stopping));
+    tokio::spawn(server::serve(
+        listener,
+        server::router(state),
+        stopping,
+        server::ServerLimits::default(),
+    ));
     ApiServer {
         test,
         base,

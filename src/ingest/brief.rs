@@ -8,7 +8,8 @@
 use crate::ingest::frontmatter::{ItemTime, parse_item_time};
 use crate::ingest::impact::{ImpactLine, parse_impact_line};
 use crate::ingest::text::{
-    bullet_content, split_colon, strip_emphasis, strip_markdown_inline, tag_name,
+    ascii_positions, bullet_content, is_tag_in, raw_tag_name, split_colon, strip_emphasis,
+    strip_markdown_inline,
 };
 use crate::ingest::{DocContext, item_key};
 use crate::model::{Item, ItemKind};
@@ -79,7 +80,10 @@ pub fn looks_like_brief(body: &str) -> bool {
             fields = Some(0);
         } else if line.starts_with("## ") || line.starts_with("# ") {
             close(fields.take());
-        } else if let (Some(seen), Some((field, _))) = (fields.as_mut(), field_label(line)) {
+        } else if let Some(seen) = fields.as_mut()
+            && let Some((field, _)) = field_label(line)
+        {
+            // (A line outside an item counts for nothing: it is not read as a label.)
             *seen |= 1 << field as u8;
         }
     }
@@ -144,14 +148,23 @@ pub struct BriefBody {
 fn html_depth_delta(line: &str) -> i32 {
     const VOID: &[&str] = &["img", "br", "hr", "meta", "link", "input", "source", "wbr"];
     let mut delta = 0;
-    let mut rest = line;
-    while let Some(start) = rest.find('<') {
-        rest = &rest[start + 1..];
+    // Where the tag after a `<` ends: the first `>` at or after it, found once per `>`
+    // rather than once per `<` (which is quadratic on a line of `<` without `>`). `None`
+    // once no `>` is left; `Some(0)` until the first search.
+    let mut next_gt = Some(0);
+    for lt in ascii_positions(line, b'<') {
+        let pos = lt + 1;
+        let rest = &line[pos..];
         let closing = rest.starts_with('/');
-        let name = tag_name(rest);
-        let end = rest.find('>').unwrap_or(rest.len());
-        let self_closing = rest[..end].ends_with('/');
-        if name.is_empty() || VOID.contains(&name.as_str()) || self_closing {
+        let name = raw_tag_name(rest);
+        if name.is_empty() || is_tag_in(name, VOID) {
+            continue;
+        }
+        if next_gt.is_some_and(|gt| gt < pos) {
+            next_gt = rest.find('>').map(|gt| pos + gt);
+        }
+        let end = next_gt.unwrap_or(line.len());
+        if line[pos..end].ends_with('/') {
             continue;
         }
         delta += if closing { -1 } else { 1 };
@@ -198,7 +211,7 @@ fn starts_html_block(trimmed: &str) -> bool {
     let Some(rest) = trimmed.strip_prefix('<') else {
         return false;
     };
-    HTML_BLOCK_TAGS.contains(&tag_name(rest).as_str())
+    is_tag_in(raw_tag_name(rest), HTML_BLOCK_TAGS)
 }
 
 fn heading(line: &str) -> Option<(usize, String)> {
@@ -222,6 +235,8 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
         warnings: Vec::new(),
     };
     let mut section = String::new();
+    // The names in `out.sections`, so that a document of many sections is not quadratic.
+    let mut seen_sections = std::collections::HashSet::new();
     let mut current: Option<ItemBuilder> = None;
     // Inside raw HTML: its nesting depth. The block also ends at a blank line, as in
     // CommonMark, so an unclosed tag cannot swallow the rest of the document.
@@ -293,7 +308,7 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
                 finish(builder, &mut out, &mut position);
             }
             if level == 2 {
-                if !out.sections.contains(&text) {
+                if seen_sections.insert(text.clone()) {
                     out.sections.push(text.clone());
                 }
                 section = text;
@@ -357,4 +372,41 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
         finish(builder, &mut out, &mut position);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::text::{tag_name, token_strings};
+
+    /// `html_depth_delta` as it was before it was made linear.
+    fn quadratic_html_depth_delta(line: &str) -> i32 {
+        const VOID: &[&str] = &["img", "br", "hr", "meta", "link", "input", "source", "wbr"];
+        let mut delta = 0;
+        let mut rest = line;
+        while let Some(start) = rest.find('<') {
+            rest = &rest[start + 1..];
+            let closing = rest.starts_with('/');
+            let name = tag_name(rest);
+            let end = rest.find('>').unwrap_or(rest.len());
+            let self_closing = rest[..end].ends_with('/');
+            if name.is_empty() || VOID.contains(&name.as_str()) || self_closing {
+                continue;
+            }
+            delta += if closing { -1 } else { 1 };
+        }
+        delta
+    }
+
+    #[test]
+    fn linear_depth_scan_gives_what_the_quadratic_one_gave() {
+        let tokens = ["<", ">", "/", "div", "DIV", "br", "a", " ", "!--", "重"];
+        for s in token_strings(&tokens, 5, 20_000, 40) {
+            assert_eq!(
+                html_depth_delta(&s),
+                quadratic_html_depth_delta(&s),
+                "{s:?}"
+            );
+        }
+    }
 }

@@ -97,7 +97,13 @@ pub struct BotApi {
     client: reqwest::Client,
     /// `{api_url}/bot{token}`; never printed.
     base: String,
+    /// Removes the token from every upstream text (a proxy's error page may echo the
+    /// request path) before it becomes an error, a log line or a delivery record.
+    redactor: crate::redact::Redactor,
 }
+
+/// Longest upstream text an error keeps.
+const UPSTREAM_TEXT_CHARS: usize = 200;
 
 impl std::fmt::Debug for BotApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,7 +136,14 @@ impl BotApi {
         Ok(BotApi {
             client,
             base: format!("{}/bot{}", api_url.trim_end_matches('/'), token),
+            redactor: crate::redact::Redactor::new([token]),
         })
+    }
+
+    /// An upstream text fit for an error: one line, short, without the token.
+    fn clean(&self, text: &str) -> String {
+        self.redactor
+            .scrub(&crate::redact::one_line(text, UPSTREAM_TEXT_CHARS))
     }
 
     /// Calls a Bot API method with a JSON body.
@@ -144,32 +157,34 @@ impl BotApi {
             .map_err(|e| {
                 let e = e.without_url();
                 if e.is_connect() {
-                    ApiError::Unreachable(describe(&e))
+                    ApiError::Unreachable(self.clean(&describe(&e)))
                 } else {
-                    ApiError::Ambiguous(describe(&e))
+                    ApiError::Ambiguous(self.clean(&describe(&e)))
                 }
             })?;
         let status = response.status().as_u16();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| ApiError::Ambiguous(describe(&e.without_url())))?;
+            .map_err(|e| ApiError::Ambiguous(self.clean(&describe(&e.without_url()))))?;
         let envelope: Envelope = match serde_json::from_slice(&bytes) {
             Ok(envelope) => envelope,
             Err(_) if status >= 500 => {
                 return Err(ApiError::Server(
                     status,
-                    String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                    self.clean(&String::from_utf8_lossy(&bytes)),
                 ));
             }
-            Err(e) => return Err(ApiError::Decode(format!("HTTP {status}: {e}"))),
+            Err(e) => {
+                return Err(ApiError::Decode(self.clean(&format!("HTTP {status}: {e}"))));
+            }
         };
         if envelope.ok {
             return envelope
                 .result
                 .ok_or_else(|| ApiError::Decode("ok without result".to_string()));
         }
-        let description = envelope.description.unwrap_or_default();
+        let description = self.clean(&envelope.description.unwrap_or_default());
         let code = envelope.error_code.unwrap_or(status);
         let params = envelope.parameters;
         if let Some(id) = params.as_ref().and_then(|p| p.migrate_to_chat_id) {

@@ -856,13 +856,27 @@ impl Publisher {
     }
 
     /// Sends a private message to every configured admin; errors are logged, never raised.
+    /// A notice is retried after a 5xx or no connection, a few times: it may be the only
+    /// word an admin gets of a failure.
     pub async fn tell_admins(&self, text: &str) {
         let message = OutgoingMessage::plain(text);
+        let budget = RetryBudget {
+            transient: 2,
+            ..RetryBudget::reply(3)
+        };
         for admin in &self.telegram.admins {
-            if let Err(e) = self
-                .reply(&ChatRef::Id(*admin), &message, SendOptions::default())
-                .await
-            {
+            let mut chat = ChatRef::Id(*admin);
+            let outcome = self
+                .send_paced(
+                    &mut chat,
+                    &message,
+                    &SendOptions::default(),
+                    budget,
+                    &mut NoRecord,
+                    &mut 0,
+                )
+                .await;
+            if let SendOutcome::Failed(e) = outcome {
                 tracing::warn!("telling admin {admin}: {e}");
             }
         }

@@ -357,14 +357,20 @@ pub fn parse_html(html: &str) -> Result<FormattedText, HtmlError> {
 pub fn check_template_tags(source: &str) -> Result<(), HtmlError> {
     let mut line = 1;
     let mut rest = source;
+    // The next `{{`/`{%`/`{#` and the next `<`, as offsets into `source`: each is searched
+    // for again only once passed, not from every tag (which is quadratic).
+    let mut code_at = find_code(source, 0);
+    let mut tag_at = source.find('<');
     while !rest.is_empty() {
-        let next_code = rest
-            .find("{{")
-            .into_iter()
-            .chain(rest.find("{%"))
-            .chain(rest.find("{#"))
-            .min();
-        let next_tag = rest.find('<');
+        let pos = source.len() - rest.len();
+        if code_at.is_some_and(|at| at < pos) {
+            code_at = find_code(source, pos);
+        }
+        if tag_at.is_some_and(|at| at < pos) {
+            tag_at = source[pos..].find('<').map(|at| pos + at);
+        }
+        let next_code = code_at.map(|at| at - pos);
+        let next_tag = tag_at.map(|at| at - pos);
         match (next_code, next_tag) {
             (Some(code), tag) if tag.is_none_or(|t| code < t) => {
                 let close = match &rest[code..code + 2] {
@@ -392,9 +398,69 @@ pub fn check_template_tags(source: &str) -> Result<(), HtmlError> {
     Ok(())
 }
 
+/// The first `{{`, `{%` or `{#` at or after `from`.
+fn find_code(source: &str, from: usize) -> Option<usize> {
+    let bytes = source.as_bytes();
+    (from..bytes.len().saturating_sub(1))
+        .find(|&i| bytes[i] == b'{' && matches!(bytes[i + 1], b'{' | b'%' | b'#'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `check_template_tags` as it was before the next code block and tag were remembered.
+    fn quadratic_check_template_tags(source: &str) -> Result<(), HtmlError> {
+        let mut line = 1;
+        let mut rest = source;
+        while !rest.is_empty() {
+            let next_code = rest
+                .find("{{")
+                .into_iter()
+                .chain(rest.find("{%"))
+                .chain(rest.find("{#"))
+                .min();
+            let next_tag = rest.find('<');
+            match (next_code, next_tag) {
+                (Some(code), tag) if tag.is_none_or(|t| code < t) => {
+                    let close = match &rest[code..code + 2] {
+                        "{{" => "}}",
+                        "{%" => "%}",
+                        _ => "#}",
+                    };
+                    line += rest[..code].matches('\n').count();
+                    let body = &rest[code + 2..];
+                    let end = body.find(close).map_or(body.len(), |e| e + 2);
+                    line += body[..end.min(body.len())].matches('\n').count();
+                    rest = &body[end.min(body.len())..];
+                }
+                (_, Some(tag)) => {
+                    line += rest[..tag].matches('\n').count();
+                    let name = crate::ingest::text::tag_name(&rest[tag + 1..]);
+                    if !name.is_empty() && !SUPPORTED_TAGS.contains(&name.as_str()) {
+                        return Err(unsupported(&name, line));
+                    }
+                    rest = &rest[tag + 1..];
+                }
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn linear_template_check_gives_what_the_quadratic_one_gave() {
+        let tokens = [
+            "<", "b", "p", ">", "{{", "}}", "{%", "%}", "{#", "#}", "{", "}", "\n", "/", "重",
+        ];
+        for s in crate::ingest::text::token_strings(&tokens, 4, 20_000, 40) {
+            assert_eq!(
+                check_template_tags(&s),
+                quadratic_check_template_tags(&s),
+                "{s:?}"
+            );
+        }
+    }
 
     #[test]
     fn nested_tags_become_entities_with_utf16_offsets() {

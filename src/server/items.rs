@@ -172,18 +172,50 @@ fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
     }
 }
 
+/// Characters a `?name=` may not hold: control characters (CR, LF, NUL, tab…), which
+/// would break log lines and messages, and bidirectional-formatting characters, which
+/// make a name display other than it reads (`brief`, U+202E, `dm.exe` shows as
+/// `briefexe.md`).
+fn refused_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
 /// The document name for messages and for a date in it: the `?name=` file name without
-/// any folder part, else a default that says where it came from.
-fn document_name(uri: &axum::http::Uri) -> String {
-    Query::<ItemsQuery>::try_from_uri(uri)
+/// any folder part, else a default that says where it came from. `Err` (a message for the
+/// sender) when the name holds a character [`refused_in_name`].
+fn document_name(uri: &axum::http::Uri) -> Result<String, String> {
+    let name = Query::<ItemsQuery>::try_from_uri(uri)
         .ok()
-        .and_then(|Query(q)| q.name)
+        .and_then(|Query(q)| q.name);
+    if let Some((at, c)) = name
+        .iter()
+        .flat_map(|n| n.chars().enumerate())
+        .find(|(_, c)| refused_in_name(*c))
+    {
+        let what = if c.is_control() {
+            "a control character"
+        } else {
+            "a bidirectional-formatting character"
+        };
+        return Err(format!(
+            "query parameter name: character {} is U+{:04X}, {what}; send a plain file name \
+             such as brief-2026-03-12.md, without line breaks, NUL, other control characters \
+             or direction marks",
+            at + 1,
+            u32::from(c)
+        ));
+    }
+    Ok(name
         .map(|n| {
             let base = n.rsplit(['/', '\\']).next().unwrap_or_default();
             base.trim().chars().take(MAX_NAME_CHARS).collect::<String>()
         })
         .filter(|n| !n.is_empty() && n != "." && n != "..")
-        .unwrap_or_else(|| "api-document.md".to_string())
+        .unwrap_or_else(|| "api-document.md".to_string()))
 }
 
 pub(super) async fn post_items(State(state): State<ServerState>, request: Request) -> Response {
@@ -214,7 +246,10 @@ pub(super) async fn post_items(State(state): State<ServerState>, request: Reques
             "unsupported Content-Type: send text/markdown or text/plain (a document) or application/json (one item)",
         );
     };
-    let name = document_name(request.uri());
+    let name = match document_name(request.uri()) {
+        Ok(name) => name,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
     let limit = state.max_body_bytes;
     // `Bytes` honours the route's DefaultBodyLimit; its rejection is turned into a message
     // that names the limit and the setting.
@@ -288,13 +323,42 @@ mod tests {
 
     #[test]
     fn document_name_keeps_only_the_file_name() {
-        let name = |uri: &str| document_name(&uri.parse().unwrap());
+        let name = |uri: &str| document_name(&uri.parse().unwrap()).unwrap();
         assert_eq!(
             name("/api/items?name=..%2F..%2Fbrief-2026-03-12.md"),
             "brief-2026-03-12.md"
         );
         assert_eq!(name("/api/items?other=1"), "api-document.md");
         assert_eq!(name("/api/items"), "api-document.md");
+        assert_eq!(name("/api/items?name=%E7%AE%80%E6%8A%A5.md"), "简报.md");
+    }
+
+    #[test]
+    fn document_name_refuses_control_and_bidi_characters() {
+        for bad in [
+            "a%0D%0Ab.md",
+            "a%00.md",
+            "a%09.md",
+            "a%7F.md",
+            "a%C2%85.md",
+            "brief%E2%80%AEdm.exe",
+            "%E2%81%A6x%E2%81%A9.md",
+            "x%E2%80%8F.md",
+            "x%D8%9C.md",
+            "folder%0A%2Fbrief.md",
+        ] {
+            let e =
+                document_name(&format!("/api/items?name={bad}").parse().unwrap()).expect_err(bad);
+            assert!(
+                e.contains("query parameter name") && e.contains("U+"),
+                "{e}"
+            );
+        }
+        let e = document_name(&"/api/items?name=ab%0D".parse().unwrap()).unwrap_err();
+        assert!(
+            e.contains("character 3 is U+000D, a control character"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! route when needed and runs it until the process stops.
 
 pub mod items;
+mod limits;
+
+pub use limits::{ServerLimits, serve};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +19,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::app::Core;
 use crate::metrics::Metrics;
@@ -117,20 +119,6 @@ pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, String> 
     })
 }
 
-/// Serves `router` on `listener` until `stop` turns true (or its sender is gone); requests
-/// in flight are finished first.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-}
-
 /// Equality that takes the same time wherever the first difference is, so a token cannot
 /// be guessed byte by byte from response times. Only the length can leak.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -186,9 +174,16 @@ pub fn check_webhook_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Largest webhook update read (axum's default limit, which teloxide's handler has too).
+const WEBHOOK_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// How much of a malformed update the log line quotes.
+const WEBHOOK_PREVIEW_CHARS: usize = 120;
+
 /// Wraps teloxide's webhook router with our own check of
 /// `X-Telegram-Bot-Api-Secret-Token`, in constant time (teloxide's own check, which still
-/// runs after ours, compares with `!=`).
+/// runs after ours, compares with `!=`), and of the body: one that is not a JSON update
+/// is refused with a 400 and logged as one short line (teloxide would log all of it, over
+/// several lines).
 pub fn guard_webhook(webhook: Router, secret: String) -> Router {
     webhook.layer(axum::middleware::from_fn_with_state(
         Arc::<str>::from(secret),
@@ -206,16 +201,69 @@ async fn webhook_secret_check(
         .get("x-telegram-bot-api-secret-token")
         .map(HeaderValue::as_bytes);
     match given {
-        Some(given) if constant_time_eq(given, secret.as_bytes()) => next.run(request).await,
+        Some(given) if constant_time_eq(given, secret.as_bytes()) => {}
         _ => {
             tracing::warn!("webhook request without the right secret token refused");
-            (
+            return (
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong X-Telegram-Bot-Api-Secret-Token\n",
             )
-                .into_response()
+                .into_response();
         }
     }
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, WEBHOOK_MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!("webhook: update body refused: {e}");
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the update (at most {WEBHOOK_MAX_BODY_BYTES} bytes): {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    if let Err(reason) = check_update(&body) {
+        tracing::warn!("{}", malformed_update_line(&body, &reason));
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("not a Telegram update: {reason}\n"),
+        )
+            .into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(body)))
+        .await
+}
+
+/// What every Telegram update is: a JSON object with an integer `update_id`. The rest is
+/// teloxide's to read.
+fn check_update(body: &[u8]) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Update {
+        #[allow(dead_code)]
+        update_id: i64,
+    }
+    std::str::from_utf8(body).map_err(|e| format!("not UTF-8 ({e})"))?;
+    serde_json::from_slice::<Update>(body)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// `webhook: malformed update (N bytes, reason): "start of the first line"`, escaped, so it
+/// stays one line whatever the body holds.
+fn malformed_update_line(body: &[u8], reason: &str) -> String {
+    let text = String::from_utf8_lossy(body);
+    let first = text.lines().next().unwrap_or_default();
+    let mut preview: String = first.chars().take(WEBHOOK_PREVIEW_CHARS).collect();
+    if preview.len() < text.len() {
+        preview.push('…');
+    }
+    format!(
+        "webhook: malformed update ({} bytes, {}): \"{}\"",
+        body.len(),
+        reason.escape_debug(),
+        preview.escape_debug()
+    )
 }
 
 /// The process is up and answering.
@@ -282,6 +330,21 @@ mod tests {
         assert!(!constant_time_eq(b"secret", b"secret2"));
         assert!(!constant_time_eq(b"", b"x"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn a_malformed_update_is_one_short_line() {
+        assert!(check_update(br#"{"update_id": 5, "message": {}}"#).is_ok());
+        let body = format!("not json\r\n{}\nsecond line", "x".repeat(500));
+        let reason = check_update(body.as_bytes()).unwrap_err();
+        let line = malformed_update_line(body.as_bytes(), &reason);
+        assert!(!line.contains('\n') && !line.contains('\r'), "{line}");
+        assert!(line.starts_with(&format!("webhook: malformed update ({} bytes", body.len())));
+        assert!(!line.contains("second line"), "{line}");
+        assert!(line.chars().count() < 250, "{line}");
+        assert!(check_update(br#"{"message": {}}"#).is_err());
+        assert!(check_update(b"[1, 2]").is_err());
+        assert!(check_update(b"\xff\xfe").is_err());
     }
 
     #[test]

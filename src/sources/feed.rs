@@ -200,50 +200,53 @@ const BLOCK_ELEMENTS: &[&str] = &[
 /// content dropped, character references decoded, whitespace folded per line. A `<` that
 /// does not start a tag (`市盈率<10倍`) is kept.
 pub fn html_to_text(html: &str) -> String {
+    use crate::ingest::text::decode_entities;
+    let bytes = html.as_bytes();
     let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&crate::ingest::text::decode_entities(&rest[..lt]));
-        let after = &rest[lt + 1..];
-        let starts_tag = after
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
-        let Some(gt) = after.find('>').filter(|_| starts_tag) else {
-            if starts_tag {
-                // No `>` anywhere after: no later `<` can close a tag either, so the rest
-                // is text. (Rescanning from each `<` would be quadratic on hostile input.)
-                out.push('<');
-                out.push_str(&crate::ingest::text::decode_entities(after));
-                rest = "";
-                break;
-            }
-            out.push('<');
-            rest = after;
+    // `html[text_from..]` is text not yet decoded into `out`: a `<` that starts no tag
+    // stays in it. (No character reference holds a `<`, so decoding the text around such
+    // a `<` in one piece is the same as decoding each side.)
+    let mut text_from = 0;
+    for lt in crate::ingest::text::ascii_positions(html, b'<') {
+        if lt < text_from {
             continue;
+        }
+        let starts_tag = bytes
+            .get(lt + 1)
+            .is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'/' | b'!' | b'?'));
+        // Checked before looking for a `>`: searching to the end from every `<` that
+        // starts no tag (`<<<<`, `<1<1`) would be quadratic.
+        if !starts_tag {
+            continue;
+        }
+        let after = &html[lt + 1..];
+        let Some(gt) = after.find('>') else {
+            // No `>` anywhere after: no later `<` can close a tag either, so the rest is
+            // text. (Rescanning from each `<` would be quadratic on hostile input.)
+            break;
         };
+        out.push_str(&decode_entities(&html[text_from..lt]));
         let tag = &after[..gt];
-        rest = &after[gt + 1..];
+        let mut rest = &after[gt + 1..];
         if let Some(comment) = tag.strip_prefix("!--") {
             // `<!-- a > b -->`: the comment ends at `-->`, not at the first `>`.
             if !comment.ends_with("--") {
                 rest = rest.find("-->").map_or("", |end| &rest[end + 3..]);
             }
-            continue;
+        } else {
+            let name = crate::ingest::text::tag_name(tag);
+            if SKIPPED_ELEMENTS.contains(&name.as_str()) && !tag.starts_with('/') {
+                let close = format!("</{name}");
+                rest = find_ascii_ci(rest, &close)
+                    .and_then(|at| rest[at..].find('>').map(|gt| &rest[at + gt + 1..]))
+                    .unwrap_or("");
+            } else if BLOCK_ELEMENTS.contains(&name.as_str()) {
+                out.push('\n');
+            }
         }
-        let name = crate::ingest::text::tag_name(tag);
-        if SKIPPED_ELEMENTS.contains(&name.as_str()) && !tag.starts_with('/') {
-            let close = format!("</{name}");
-            rest = find_ascii_ci(rest, &close)
-                .and_then(|at| rest[at..].find('>').map(|gt| &rest[at + gt + 1..]))
-                .unwrap_or("");
-            continue;
-        }
-        if BLOCK_ELEMENTS.contains(&name.as_str()) {
-            out.push('\n');
-        }
+        text_from = html.len() - rest.len();
     }
-    out.push_str(&crate::ingest::text::decode_entities(rest));
+    out.push_str(&decode_entities(&html[text_from..]));
     out.lines()
         .map(normalize_space)
         .filter(|l| !l.is_empty())
@@ -261,6 +264,66 @@ fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `html_to_text` as it was before every `<` was checked before looking for a `>`.
+    fn quadratic_html_to_text(html: &str) -> String {
+        let mut out = String::with_capacity(html.len());
+        let mut rest = html;
+        while let Some(lt) = rest.find('<') {
+            out.push_str(&crate::ingest::text::decode_entities(&rest[..lt]));
+            let after = &rest[lt + 1..];
+            let starts_tag = after
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+            let Some(gt) = after.find('>').filter(|_| starts_tag) else {
+                if starts_tag {
+                    out.push('<');
+                    out.push_str(&crate::ingest::text::decode_entities(after));
+                    rest = "";
+                    break;
+                }
+                out.push('<');
+                rest = after;
+                continue;
+            };
+            let tag = &after[..gt];
+            rest = &after[gt + 1..];
+            if let Some(comment) = tag.strip_prefix("!--") {
+                if !comment.ends_with("--") {
+                    rest = rest.find("-->").map_or("", |end| &rest[end + 3..]);
+                }
+                continue;
+            }
+            let name = crate::ingest::text::tag_name(tag);
+            if SKIPPED_ELEMENTS.contains(&name.as_str()) && !tag.starts_with('/') {
+                let close = format!("</{name}");
+                rest = find_ascii_ci(rest, &close)
+                    .and_then(|at| rest[at..].find('>').map(|gt| &rest[at + gt + 1..]))
+                    .unwrap_or("");
+                continue;
+            }
+            if BLOCK_ELEMENTS.contains(&name.as_str()) {
+                out.push('\n');
+            }
+        }
+        out.push_str(&crate::ingest::text::decode_entities(rest));
+        out.lines()
+            .map(normalize_space)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn linear_html_to_text_gives_what_the_quadratic_one_gave() {
+        let tokens = [
+            "<", ">", "/", "p", "1", "!--", "--", "script", "&amp;", "&", " ", "\n", "重",
+        ];
+        for s in crate::ingest::text::token_strings(&tokens, 4, 20_000, 40) {
+            assert_eq!(html_to_text(&s), quadratic_html_to_text(&s), "{s:?}");
+        }
+    }
 
     #[test]
     fn html_becomes_plain_text() {

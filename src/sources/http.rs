@@ -236,6 +236,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 fn request_error(e: reqwest::Error) -> FetchError {
+    // reqwest's text names the URL, query and all: the caller names it, redacted.
+    let e = e.without_url();
     if e.is_builder() {
         return FetchError::Request(e.to_string());
     }

@@ -539,7 +539,8 @@ impl Remote<'_> {
             let remote = Parsing {
                 core: &core,
                 id: &id,
-                url: &url,
+                url: &without_credentials(&url),
+                shown: &crate::config::redact_url(&url),
                 tz,
             };
             match kind {
@@ -563,7 +564,11 @@ impl Remote<'_> {
 struct Parsing<'a> {
     core: &'a Core,
     id: &'a str,
+    /// The URL without `user:password@`: the base for relative links and the document's
+    /// name, so credentials never reach an item or the database.
     url: &'a str,
+    /// The URL as shown in errors: no credentials, no query.
+    shown: &'a str,
     tz: Tz,
 }
 
@@ -572,14 +577,14 @@ impl Parsing<'_> {
         if is_html_page(bytes, content_type) {
             return Err(SourceError::HtmlPage {
                 name: self.id.to_string(),
-                url: self.url.to_string(),
+                url: self.shown.to_string(),
             });
         }
         let parsed =
             feed::parse_feed(bytes, self.url, self.id, self.tz, Utc::now()).map_err(|e| {
                 SourceError::BadFeed {
                     name: self.id.to_string(),
-                    url: self.url.to_string(),
+                    url: self.shown.to_string(),
                     message: e.to_string(),
                 }
             })?;
@@ -608,7 +613,7 @@ impl Parsing<'_> {
         if media.as_deref() == Some("text/html") || is_html_page(bytes, None) {
             return Err(SourceError::HtmlDocument {
                 name: self.id.to_string(),
-                url: self.url.to_string(),
+                url: self.shown.to_string(),
             });
         }
         if let Some(media) = media
@@ -616,7 +621,7 @@ impl Parsing<'_> {
         {
             return Err(SourceError::WrongContentType {
                 name: self.id.to_string(),
-                url: self.url.to_string(),
+                url: self.shown.to_string(),
                 content_type: media,
             });
         }
@@ -691,9 +696,23 @@ fn document_name(url: &str) -> String {
         Ok(mut parsed) => {
             parsed.set_query(None);
             parsed.set_fragment(None);
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
             parsed.to_string()
         }
-        Err(_) => url.to_string(),
+        Err(_) => crate::config::redact_url(url),
+    }
+}
+
+/// `url` without `user:password@`.
+fn without_credentials(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => crate::config::redact_url(url),
     }
 }
 

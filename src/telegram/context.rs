@@ -136,7 +136,12 @@ impl BotContext {
     pub async fn is_admin(&self, msg: &Message) -> bool {
         let telegram = &self.core.settings.telegram;
         let chats = self.target_chats().await;
-        if let Some(sender) = &msg.sender_chat {
+        // An anonymous admin writes as the group itself: the sender chat is the chat the
+        // message is in, and that chat is a target. A message "from" a target chat in any
+        // other chat (a private chat, another group) proves nothing.
+        if let Some(sender) = &msg.sender_chat
+            && sender.id == msg.chat.id
+        {
             let id = sender.id.0;
             let by_name = sender.username().is_some_and(|u| {
                 chats.iter().any(|c| match c {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use teloxide::types::{CallbackQuery, Message};
+use teloxide::types::{CallbackQuery, InlineKeyboardButtonKind, Message};
 
 use super::context::{BotContext, HandlerResult, plain};
 use crate::app::AppError;
@@ -94,23 +94,49 @@ pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
     if let Err(e) = api.call("answerCallbackQuery", &answer).await {
         tracing::warn!("answerCallbackQuery: {e}");
     }
-    let (Some((topic_id, offset)), Some(message)) = (parsed, query.message.as_ref()) else {
+    let (Some((topic_id, offset)), Some(message)) = (
+        parsed,
+        query.message.as_ref().and_then(|m| m.regular_message()),
+    ) else {
         return Ok(());
     };
-    let chat = ChatRef::Id(message.chat().id.0);
+    // Only a message of ours that carries exactly this paging button is edited: a forged
+    // callback cannot rewrite some other message with a topic page.
+    let data = query.data.as_deref().unwrap_or_default();
+    let ours = message
+        .from
+        .as_ref()
+        .is_some_and(|u| u.username.as_deref() == Some(ctx.bot_username.as_str()));
+    let carries_button = message.reply_markup().is_some_and(|markup| {
+        markup.inline_keyboard.iter().flatten().any(
+            |button| matches!(&button.kind, InlineKeyboardButtonKind::CallbackData(d) if d == data),
+        )
+    });
+    if !ours || !carries_button {
+        tracing::warn!(
+            "refused a 更多 callback for a message without that button (chat {})",
+            message.chat.id.0
+        );
+        return Ok(());
+    }
+    let chat = ChatRef::Id(message.chat.id.0);
     let wanted = topic_id.clone();
     let page = ctx
         .core
         .blocking(move |core| core.topic_reply(&wanted, PAGE_SIZE, offset))
         .await;
     match page {
+        // An offset the topic cannot reach (no items there) is not a page.
+        Ok(page) if offset >= page.total => {
+            tracing::warn!("refused a 更多 callback past the end of topic {topic_id}");
+        }
         Ok(page) => {
             let markup = page
                 .next_offset
                 .map(|next| more_button(&page_data(&page.topic_id, next)));
             if let Err(e) = ctx
                 .publisher
-                .edit(&chat, i64::from(message.id().0), &page.message, markup)
+                .edit(&chat, i64::from(message.id.0), &page.message, markup)
                 .await
             {
                 tracing::warn!("paging topic {topic_id}: {e}");

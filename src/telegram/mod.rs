@@ -117,6 +117,24 @@ pub struct Dispatch {
     run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
 
+/// Logs an error of the update listener (getUpdates, the webhook) as one short line
+/// without the token: teloxide's own handler logs the whole upstream body, which a proxy's
+/// error page may fill with the request path, token included, on every poll.
+struct QuietErrors {
+    what: &'static str,
+    redactor: crate::redact::Redactor,
+}
+
+impl<E: std::fmt::Display> teloxide::error_handlers::ErrorHandler<E> for QuietErrors {
+    fn handle_error(self: Arc<Self>, error: E) -> futures_util::future::BoxFuture<'static, ()> {
+        let line = self
+            .redactor
+            .scrub(&crate::redact::one_line(&error.to_string(), 200));
+        tracing::warn!("{}: {line}", self.what);
+        Box::pin(async {})
+    }
+}
+
 /// Longest pause between two tries to start dispatching.
 const DISPATCH_RETRY_MAX: Duration = Duration::from_secs(60);
 
@@ -133,6 +151,7 @@ impl Dispatch {
         stop: watch::Receiver<bool>,
     ) -> Result<(Dispatch, Option<axum::Router>), String> {
         let telegram = &ctx.core.settings.telegram;
+        let redactor = crate::redact::Redactor::new([token]);
         let bot = Bot::new(token).set_api_url(telegram.api_url.clone());
         let poll_timeout = Duration::from_secs(u64::from(telegram.poll_timeout_seconds));
         let mut dispatcher = Dispatcher::builder(bot.clone(), schema::schema())
@@ -157,6 +176,10 @@ impl Dispatch {
         match updates {
             Updates::Polling => {
                 let mut stop = stop;
+                let polling_errors = Arc::new(QuietErrors {
+                    what: "getUpdates failed",
+                    redactor,
+                });
                 let run = async move {
                     tokio::spawn(stopper);
                     // teloxide asks getMe again before dispatching; when that fails (a
@@ -170,16 +193,14 @@ impl Dispatch {
                             .await
                             .build();
                         let dispatched = dispatcher
-                            .try_dispatch_with_listener(
-                                updates,
-                                teloxide::error_handlers::LoggingErrorHandler::with_custom_text(
-                                    "getUpdates failed",
-                                ),
-                            )
+                            .try_dispatch_with_listener(updates, Arc::clone(&polling_errors))
                             .await;
                         let Err(e) = dispatched else { break };
                         tracing::error!(
-                            "cannot start receiving updates (getMe failed: {e}); retrying in {pause:?}"
+                            "cannot start receiving updates (getMe failed: {}); retrying in {pause:?}",
+                            polling_errors
+                                .redactor
+                                .scrub(&crate::redact::one_line(&e.to_string(), 200))
                         );
                         tokio::select! {
                             () = tokio::time::sleep(pause) => {}
@@ -220,9 +241,10 @@ impl Dispatch {
                         let dispatched = dispatcher
                             .try_dispatch_with_listener(
                                 listener,
-                                teloxide::error_handlers::LoggingErrorHandler::with_custom_text(
-                                    "webhook update failed",
-                                ),
+                                Arc::new(QuietErrors {
+                                    what: "webhook update failed",
+                                    redactor,
+                                }),
                             )
                             .await;
                         // The listener cannot be made again: updates are not handled until

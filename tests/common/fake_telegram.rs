@@ -34,6 +34,9 @@ pub enum Fault {
     /// Starts an answer, then drops the connection: the client cannot tell whether the
     /// message went out (here it did not).
     Drop,
+    /// A proxy's HTML error page with this status that echoes the request path, token
+    /// included, in its title and body.
+    EchoPath(u16),
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +215,14 @@ async fn handle(
     };
     match fault {
         Some(Fault::Pass) | None => {}
+        Some(Fault::EchoPath(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            let path = format!("/{token}/{method}");
+            let page = format!(
+                "<!DOCTYPE html>\n<html>\n<head><title>{code} upstream error for {path}</title></head>\n<body>\n<h1>{code}</h1>\n<p>while proxying {path}</p>\n</body>\n</html>\n"
+            );
+            return (status, [("content-type", "text/html")], page).into_response();
+        }
         Some(Fault::Status(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return error(status, code, "Internal Server Error", None);
@@ -496,9 +507,17 @@ impl FakeTelegram {
         }))
     }
 
-    /// A press on an inline button.
+    /// A press on an inline button. As Telegram does, the update carries the message the
+    /// button is on, as the bot last sent or edited it (with its keyboard); a message id
+    /// the bot never sent comes without one.
     pub fn push_callback(&self, chat: i64, user: i64, message_id: i64, data: &str) -> i64 {
-        self.push_update(json!({
+        let markup = self
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|s| s.message_id == message_id && s.chat_id.as_i64() == Some(chat))
+            .and_then(|s| s.reply_markup);
+        let mut update = json!({
             "callback_query": {
                 "id": format!("cb{message_id}"),
                 "from": { "id": user, "is_bot": false, "first_name": "User" },
@@ -508,11 +527,15 @@ impl FakeTelegram {
                     "message_id": message_id,
                     "date": 1_700_000_000,
                     "chat": { "id": chat, "type": if chat < 0 { "supergroup" } else { "private" }, "first_name": "U", "title": "Group" },
-                    "from": { "id": BOT_ID, "is_bot": true, "first_name": "EcoBrief" },
+                    "from": { "id": BOT_ID, "is_bot": true, "first_name": "EcoBrief", "username": BOT_USERNAME },
                     "text": "…"
                 }
             }
-        }))
+        });
+        if let Some(markup) = markup {
+            update["callback_query"]["message"]["reply_markup"] = markup;
+        }
+        self.push_update(update)
     }
 
     /// Waits until `pred` holds over the messages sent, or panics after `timeout`.
