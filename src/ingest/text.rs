@@ -44,7 +44,14 @@ pub fn raw_tag_name(after_lt: &str) -> &str {
 
 /// Whether a tag name (any case) is one of the lower-case `names`.
 pub fn is_tag_in(name: &str, names: &[&str]) -> bool {
-    !name.is_empty() && names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    let Some(first) = name.bytes().next().map(|b| b.to_ascii_lowercase()) else {
+        return false;
+    };
+    names.iter().any(|n| {
+        n.len() == name.len()
+            && n.as_bytes().first() == Some(&first)
+            && n.eq_ignore_ascii_case(name)
+    })
 }
 
 /// The offsets of an ASCII `byte` in `text`, in one pass. Quicker than a `str` search when
@@ -91,7 +98,8 @@ pub fn strip_inline_tags(text: &str) -> String {
         // at whichever comes first, so it never runs past the next `<` (searching on to the
         // end for a `>` from every `<` would be quadratic on text with no `>`).
         if let Some(gt) = after
-            .find(['<', '>'])
+            .bytes()
+            .position(|b| b == b'<' || b == b'>')
             .filter(|&i| after.as_bytes()[i] == b'>')
         {
             out.push_str(&text[copied..lt]);
@@ -160,7 +168,20 @@ pub fn normalize_space(text: &str) -> String {
     // words is copied with them, so ordinary text is copied in a few long pieces.
     let mut copied = 0;
     let mut i = 0;
+    let bytes = text.as_bytes();
+    // A byte that is surely no space, nor the start of one (see `space_at`).
+    let plain = |b: u8| b > b' ' && !matches!(b, 0xc2 | 0xe1..=0xe3);
     while i < len {
+        if plain(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        // A lone space between words (what comes before a space here is never one) stays
+        // in the piece being copied.
+        if bytes[i] == b' ' && i > 0 && bytes.get(i + 1).is_some_and(|&b| plain(b)) {
+            i += 2;
+            continue;
+        }
         let Some(first) = space_at(text, i) else {
             i += 1;
             continue;
@@ -175,7 +196,7 @@ pub fn normalize_space(text: &str) -> String {
         } else if i == len {
             out.push_str(&text[copied..start]);
             copied = len;
-        } else if !(i - start == 1 && text.as_bytes()[start] == b' ') {
+        } else if !(i - start == 1 && bytes[start] == b' ') {
             out.push_str(&text[copied..start]);
             out.push(' ');
             copied = i;
@@ -279,7 +300,7 @@ pub fn decode_entities(text: &str) -> String {
     // `text[copied..]` is still to be copied to `out`.
     let mut copied = 0;
     for amp in ascii_positions(text, b'&') {
-        // A reference name starts with a letter or `#`.
+        // Nothing to decode unless a name (a letter) or a number (`#`) follows.
         if amp < copied
             || !bytes
                 .get(amp + 1)
