@@ -14,71 +14,12 @@ use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use ecobrief::config::Config;
-use ecobrief::ingest::{IngestOptions, parse_bytes};
-use ecobrief::settings::Settings;
+use ecobrief::ingest::parse_bytes;
 use ecobrief::sources::feed::{html_to_text, parse_feed};
 
-/// Room left for the front matter and the brief around a payload, so that every document
-/// stays within `ingest.max_file_bytes` (2 MiB).
-const PAYLOAD_BYTES: usize = 2 * 1024 * 1024 - 4096;
-
-fn repeat(unit: &str) -> String {
-    unit.repeat(PAYLOAD_BYTES / unit.len())
-}
-
-/// The shapes: a name and a one-line payload of about 2 MiB.
-fn shapes() -> Vec<(&'static str, String)> {
-    let brackets = PAYLOAD_BYTES / 5;
-    let tags = PAYLOAD_BYTES / 8;
-    vec![
-        ("lt", repeat("<")),
-        ("lt1", repeat("<1")),
-        ("lt_a", repeat("<a ")),
-        ("comment", repeat("<!--")),
-        ("amp", repeat("&")),
-        (
-            "nested_brackets",
-            format!("{}{}", "<b[".repeat(brackets), "]>".repeat(brackets)),
-        ),
-        (
-            "nested_tags",
-            format!("{}深{}", "<b>".repeat(tags), "</b>".repeat(tags)),
-        ),
-        (
-            "long_line",
-            repeat("央行<b>降准</b>0.5个百分点&amp;回购[新浪](https://a.b/c)，"),
-        ),
-    ]
-}
-
-fn article(payload: &str) -> String {
-    format!("---\ntitle: 对抗文章\ndate: 2026-03-12\n---\n\n{payload}\n")
-}
-
-const BRIEF_HEAD: &str = "---\ntitle: 对抗简报\ndate: 2026-03-12\n---\n\n## 宏观\n\n";
-const BRIEF_TAIL: &str = "### 第二条\n- **时间：** 09:00\n- **核心要点：** 尾\n";
-
-fn brief_key_point(payload: &str) -> String {
-    format!(
-        "{BRIEF_HEAD}### 第一条\n- **时间：** 08:00\n- **核心要点：** {payload}\n\n{BRIEF_TAIL}"
-    )
-}
-
-fn brief_html(payload: &str) -> String {
-    format!(
-        "{BRIEF_HEAD}<div>{payload}\n\n### 第一条\n- **时间：** 08:00\n- **核心要点：** 正常\n\n{BRIEF_TAIL}"
-    )
-}
-
-fn rss(payload: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
-         <title>对抗源</title><link>https://example.com/</link><description>x</description>\
-         <item><title>条目</title><link>https://example.com/a</link><guid>a1</guid>\
-         <description><![CDATA[{payload}]]></description></item></channel></rss>"
-    )
-}
+#[path = "../tests/support/hostile_inputs.rs"]
+mod inputs;
+use inputs::{PAYLOAD_BYTES, article, brief_html, brief_key_point, options, payloads, rss};
 
 /// A brief of two items followed by as many distinct `##` sections as fit in 2 MiB.
 fn many_sections() -> String {
@@ -91,13 +32,6 @@ fn many_sections() -> String {
     text
 }
 
-fn options() -> IngestOptions {
-    IngestOptions::from_settings(
-        &Settings::from_config(Config::default()).expect("default settings"),
-        None,
-    )
-}
-
 fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
     group
         .sample_size(10)
@@ -108,7 +42,7 @@ fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::W
 fn adversarial(c: &mut Criterion) {
     let options = options();
     let now = Utc.with_ymd_and_hms(2026, 3, 12, 0, 0, 0).unwrap();
-    for (name, payload) in shapes() {
+    for (name, payload) in payloads() {
         let mut group = c.benchmark_group(name);
         configure(&mut group);
         group.throughput(Throughput::Bytes(payload.len() as u64));

@@ -62,28 +62,33 @@ async fn topic_by_name_alias_and_unknown_with_suggestions() {
     bot.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn more_button_pages_through_older_items() {
-    let fake = FakeTelegram::start(Limits::default()).await;
-    // Eight more gold articles, so the topic has more than one page.
-    let extra = tempfile::tempdir().unwrap();
-    for i in 0..8 {
-        std::fs::write(
-            extra.path().join(format!("gold-{i}.md")),
-            format!("---\ntitle: \"金价第{i}次刷新纪录\"\ndate: 2026-03-1{i} 10:00:00\n---\n黄金继续上涨。\n"),
-        )
-        .unwrap();
-    }
-    let extra_dir = extra.path().to_path_buf();
-    let bot = TestApp::builder(&fake)
-        .config(move |c| {
+/// A bot with eight more gold articles (in a folder of the test's), so that the topic has
+/// more than one page.
+async fn with_gold_pages(fake: &FakeTelegram) -> TestApp {
+    TestApp::builder(fake)
+        .config_in(|c, dir| {
+            let extra = dir.join("gold");
+            std::fs::create_dir_all(&extra).unwrap();
+            for i in 0..8 {
+                std::fs::write(
+                    extra.join(format!("gold-{i}.md")),
+                    format!("---\ntitle: \"金价第{i}次刷新纪录\"\ndate: 2026-03-1{i} 10:00:00\n---\n黄金继续上涨。\n"),
+                )
+                .unwrap();
+            }
             c.sources.push(ecobrief::config::SourceConfig::Dir {
-                path: extra_dir,
+                path: extra,
                 name: None,
             });
         })
         .start()
-        .await;
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_button_pages_through_older_items() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let bot = with_gold_pages(&fake).await;
     fake.push_text(GROUP, MEMBER, "/topic gold");
     let first = wait_text(&fake, GROUP, "🔎 黄金").await;
     let markup = first
@@ -334,24 +339,7 @@ async fn admin_checks_hold_after_a_migration_and_against_forged_senders() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_more_callback_edits_nothing() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    let extra = tempfile::tempdir().unwrap();
-    for i in 0..8 {
-        std::fs::write(
-            extra.path().join(format!("gold-{i}.md")),
-            format!("---\ntitle: \"金价第{i}次刷新纪录\"\ndate: 2026-03-1{i} 10:00:00\n---\n黄金继续上涨。\n"),
-        )
-        .unwrap();
-    }
-    let extra_dir = extra.path().to_path_buf();
-    let bot = TestApp::builder(&fake)
-        .config(move |c| {
-            c.sources.push(ecobrief::config::SourceConfig::Dir {
-                path: extra_dir,
-                name: None,
-            })
-        })
-        .start()
-        .await;
+    let bot = with_gold_pages(&fake).await;
     fake.push_text(GROUP, MEMBER, "/topics");
     let list = wait_text(&fake, GROUP, "全部专题").await;
     fake.push_text(GROUP, MEMBER, "/topic gold");

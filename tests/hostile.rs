@@ -4,45 +4,19 @@
 //! by `cargo bench --bench adversarial`.
 
 mod common;
+#[path = "support/hostile_inputs.rs"]
+mod inputs;
 
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use common::spawn_core;
-use ecobrief::config::Config;
-use ecobrief::ingest::{IngestOptions, parse_bytes};
+use ecobrief::ingest::parse_bytes;
 use ecobrief::model::{ItemKind, ParsedDocument};
-use ecobrief::settings::Settings;
 use ecobrief::sources::feed::{html_to_text, parse_feed};
-
-/// Room left for the front matter and the brief around a payload, so that every document
-/// stays within `ingest.max_file_bytes` (2 MiB).
-const PAYLOAD_BYTES: usize = 2 * 1024 * 1024 - 4096;
-
-/// A payload: `unit` repeated to fill [`PAYLOAD_BYTES`], on one line.
-fn repeat(unit: &str) -> String {
-    unit.repeat(PAYLOAD_BYTES / unit.len())
-}
-
-/// How deep [`nested_brackets`] goes.
-const BRACKET_DEPTH: usize = PAYLOAD_BYTES / 5;
-
-/// `<b[` opened many times, then closed: `<b[<b[…]>]>`.
-fn nested_brackets() -> String {
-    format!(
-        "{}{}",
-        "<b[".repeat(BRACKET_DEPTH),
-        "]>".repeat(BRACKET_DEPTH)
-    )
-}
-
-/// `<b>` opened many times around one character, then closed.
-fn nested_tags() -> String {
-    let depth = PAYLOAD_BYTES / 8;
-    format!("{}深{}", "<b>".repeat(depth), "</b>".repeat(depth))
-}
-
-/// Ordinary text with a tag, a reference and a link, with no line break for 2 MiB.
-const LONG_LINE_UNIT: &str = "央行<b>降准</b>0.5个百分点&amp;回购[新浪](https://a.b/c)，";
+use inputs::{
+    BRACKET_DEPTH, LONG_LINE_UNIT, article, brief_html, brief_key_point, nested_brackets,
+    nested_tags, options, repeat, rss,
+};
 
 /// One shape of hostile text and what each parser makes of it.
 struct Shape {
@@ -109,10 +83,6 @@ fn shape(name: &'static str) -> Shape {
 
 const TZ: Tz = Tz::Asia__Shanghai;
 
-fn options() -> IngestOptions {
-    IngestOptions::from_settings(&Settings::from_config(Config::default()).unwrap(), None)
-}
-
 fn parse(name: &str, text: &str) -> ParsedDocument {
     assert!(
         text.len() <= 2 * 1024 * 1024,
@@ -120,37 +90,6 @@ fn parse(name: &str, text: &str) -> ParsedDocument {
         text.len()
     );
     parse_bytes(name, text.as_bytes(), None, &options()).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn article(payload: &str) -> String {
-    format!("---\ntitle: 对抗文章\ndate: 2026-03-12\n---\n\n{payload}\n")
-}
-
-const BRIEF_HEAD: &str = "---\ntitle: 对抗简报\ndate: 2026-03-12\n---\n\n## 宏观\n\n";
-const BRIEF_TAIL: &str = "### 第二条\n- **时间：** 09:00\n- **核心要点：** 尾\n";
-
-/// A brief whose first item's key point is the payload.
-fn brief_key_point(payload: &str) -> String {
-    format!(
-        "{BRIEF_HEAD}### 第一条\n- **时间：** 08:00\n- **核心要点：** {payload}\n\n{BRIEF_TAIL}"
-    )
-}
-
-/// A brief with a raw HTML line (`<div>` and the payload) to drop before its items.
-fn brief_html(payload: &str) -> String {
-    format!(
-        "{BRIEF_HEAD}<div>{payload}\n\n### 第一条\n- **时间：** 08:00\n- **核心要点：** 正常\n\n{BRIEF_TAIL}"
-    )
-}
-
-/// An RSS feed of one entry whose description is the payload.
-fn rss(payload: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
-         <title>对抗源</title><link>https://example.com/</link><description>x</description>\
-         <item><title>条目</title><link>https://example.com/a</link><guid>a1</guid>\
-         <description><![CDATA[{payload}]]></description></item></channel></rss>"
-    )
 }
 
 /// The payload as an article body, and as a raw HTML line of a brief (dropped, with the

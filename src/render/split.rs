@@ -189,14 +189,7 @@ impl<'a> Entities<'a> {
         held.sort_unstable();
         let entities = held
             .into_iter()
-            .map(|i| &self.all[i])
-            .filter(|e| e.start < end && e.end > start)
-            .map(|e| Entity {
-                kind: e.kind.clone(),
-                start: e.start.max(start) - start,
-                end: e.end.min(end) - start,
-            })
-            .filter(|e| e.end > e.start)
+            .filter_map(|i| self.all[i].clipped(start, end))
             .collect();
         FormattedText {
             text: full.text[start..end].to_string(),

@@ -14,6 +14,19 @@ pub struct Entity {
     pub end: usize,
 }
 
+impl Entity {
+    /// This entity within `[start, end)`, shifted to start there; `None` when it does not
+    /// overlap that range.
+    pub fn clipped(&self, start: usize, end: usize) -> Option<Entity> {
+        let (from, to) = (self.start.max(start), self.end.min(end));
+        (self.start < end && self.end > start && to > from).then(|| Entity {
+            kind: self.kind.clone(),
+            start: from - start,
+            end: to - start,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntityKind {
     Bold,
@@ -78,13 +91,7 @@ impl FormattedText {
         let entities = self
             .entities
             .iter()
-            .filter(|e| e.start < end && e.end > start)
-            .map(|e| Entity {
-                kind: e.kind.clone(),
-                start: e.start.max(start) - start,
-                end: e.end.min(end) - start,
-            })
-            .filter(|e| e.end > e.start)
+            .filter_map(|e| e.clipped(start, end))
             .collect();
         FormattedText {
             text: self.text[start..end].to_string(),
