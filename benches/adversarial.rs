@@ -14,8 +14,9 @@ use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+use ecobrief::ingest::html::html_to_text;
 use ecobrief::ingest::parse_bytes;
-use ecobrief::sources::feed::{html_to_text, parse_feed};
+use ecobrief::sources::feed::parse_feed;
 
 #[path = "../tests/support/hostile_inputs.rs"]
 mod inputs;

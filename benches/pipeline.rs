@@ -468,6 +468,7 @@ fn query_document(synth: &mut Synth, n: usize) -> ParsedDocument {
         source_url: Some(url),
         categories: vec!["bench_markets".to_string()],
         tags: Vec::new(),
+        tables: Vec::new(),
     };
     ParsedDocument {
         meta: DocumentMeta {
@@ -483,6 +484,7 @@ fn query_document(synth: &mut Synth, n: usize) -> ParsedDocument {
         },
         items: vec![item],
         warnings: Vec::new(),
+        dated_by: ecobrief::model::DatedBy::Entry,
     }
 }
 

@@ -75,8 +75,65 @@ pub struct FileOutcome {
 #[derive(Debug)]
 pub struct FileIngested {
     pub items: usize,
+    /// Nothing was written: the file is as it was when last read, or it is a duplicate.
     pub unchanged: bool,
     pub warnings: Vec<String>,
+    /// What the file was read as, when it was read this time.
+    pub read_as: Option<ReadAs>,
+    /// Another file already gave the same text; nothing was stored from this one.
+    pub duplicate_of: Option<String>,
+    /// Other files whose document (or some of whose items) this file took over.
+    pub replaced: Vec<String>,
+}
+
+/// What a file was read as: its shape, its day and the rule that dated it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAs {
+    pub kind: crate::model::ItemKind,
+    pub day: NaiveDate,
+    pub dated_by: crate::model::DatedBy,
+}
+
+impl ReadAs {
+    fn of(doc: &ParsedDocument) -> ReadAs {
+        ReadAs {
+            kind: doc.meta.kind,
+            day: doc.meta.brief_date,
+            dated_by: doc.dated_by,
+        }
+    }
+}
+
+impl FileIngested {
+    /// The one line `ecobrief ingest` prints for the file (its warnings follow it).
+    fn line(&self, path: &str) -> String {
+        if let Some(first) = &self.duplicate_of {
+            return format!(
+                "dup    {path}: same text as {first}; nothing new stored ({} items there)",
+                self.items
+            );
+        }
+        let mut line = format!("ok     {path} ({} items", self.items);
+        if let Some(read) = self.read_as {
+            line.push_str(&format!(
+                ", {} of {} by {}",
+                read.kind.as_str(),
+                read.day,
+                read.dated_by.describe()
+            ));
+        }
+        if self.unchanged {
+            line.push_str(", unchanged");
+        }
+        line.push(')');
+        if !self.replaced.is_empty() {
+            line.push_str(&format!(
+                "; replaces what {} gave",
+                self.replaced.join(", ")
+            ));
+        }
+        line
+    }
 }
 
 #[derive(Debug, Default)]
@@ -89,10 +146,12 @@ impl IngestReport {
         self.files.iter().filter(|f| f.result.is_err()).count()
     }
 
+    /// Items stored from the files read (a duplicate file's are counted with its twin).
     pub fn items(&self) -> usize {
         self.files
             .iter()
             .filter_map(|f| f.result.as_ref().ok())
+            .filter(|f| f.duplicate_of.is_none())
             .map(|f| f.items)
             .sum()
     }
@@ -113,11 +172,7 @@ impl IngestReport {
         for file in &self.files {
             match &file.result {
                 Ok(done) => {
-                    let state = if done.unchanged { ", unchanged" } else { "" };
-                    out.push(format!(
-                        "ok     {} ({} items{state})",
-                        file.path, done.items
-                    ));
+                    out.push(done.line(&file.path));
                     for w in &done.warnings {
                         out.push(format!("warn   {}: {w}", file.path));
                     }
@@ -236,7 +291,7 @@ impl Core {
         self.settings.today()
     }
 
-    fn options(&self, date: Option<NaiveDate>) -> IngestOptions {
+    pub fn options(&self, date: Option<NaiveDate>) -> IngestOptions {
         IngestOptions::from_settings(&self.settings, date)
     }
 
@@ -336,11 +391,7 @@ impl Core {
                     }
                     FilePlan::Parsed { doc, stamp } => {
                         let result = match batch.save(&doc, &self.topics) {
-                            Ok(outcome) => Ok(FileIngested {
-                                items: doc.items.len(),
-                                unchanged: matches!(outcome, SaveOutcome::Unchanged { .. }),
-                                warnings: doc.warnings.clone(),
-                            }),
+                            Ok(outcome) => Ok(saved_file(&doc, outcome)),
                             Err(e) => Err(format!("{path}: not saved: {e}")),
                         };
                         // A file that failed is not stamped: it is read again (and its
@@ -419,7 +470,7 @@ impl Core {
         self.db.with(|store| {
             let mut batch = store.batch()?;
             for doc in docs {
-                if let SaveOutcome::Saved { items } = batch.save(doc, &self.topics)? {
+                if let SaveOutcome::Saved { items, .. } = batch.save(doc, &self.topics)? {
                     saved += items;
                 }
             }
@@ -587,7 +638,33 @@ fn unchanged(items: usize) -> FileIngested {
         items,
         unchanged: true,
         warnings: Vec::new(),
+        read_as: None,
+        duplicate_of: None,
+        replaced: Vec::new(),
     }
+}
+
+/// How a parsed file ended once saved.
+fn saved_file(doc: &ParsedDocument, outcome: SaveOutcome) -> FileIngested {
+    let mut done = FileIngested {
+        items: doc.items.len(),
+        unchanged: false,
+        warnings: doc.warnings.clone(),
+        read_as: Some(ReadAs::of(doc)),
+        duplicate_of: None,
+        replaced: Vec::new(),
+    };
+    match outcome {
+        SaveOutcome::Unchanged { .. } => done.unchanged = true,
+        SaveOutcome::Duplicate { of, .. } => {
+            // Nothing of this file is stored, so nothing of it is warned about either.
+            done.unchanged = true;
+            done.warnings.clear();
+            done.duplicate_of = Some(of);
+        }
+        SaveOutcome::Saved { replaced, .. } => done.replaced = replaced,
+    }
+    done
 }
 
 /// Decides what to do with one file of a folder source, reading only: its stamp (size,

@@ -92,18 +92,39 @@ pub fn compose(
 ) -> Result<Brief, ComposeError> {
     let quick = config.brief.quick_section.as_str();
     let backbone_key = backbone.map(|d| d.key.as_str());
-    // Backbone items first in their own order; then the rest by time, undated last.
+    // The backbone's items first, in their own order; then the items of other structured
+    // (brief-shaped) documents, each document in its own order, documents by their first
+    // time; then the rest by time, undated last.
+    let mut first_time: HashMap<String, (bool, Option<chrono::DateTime<chrono::Utc>>)> =
+        HashMap::new();
+    for (doc, item) in &items {
+        let time = (item.published_at.is_none(), item.published_at);
+        first_time
+            .entry(doc.clone())
+            .and_modify(|t| *t = (*t).min(time))
+            .or_insert(time);
+    }
+    let rank = |doc: &str, item: &Item| {
+        if Some(doc) == backbone_key {
+            0
+        } else if matches!(item.kind, ItemKind::Brief | ItemKind::Quick) {
+            1
+        } else {
+            2
+        }
+    };
     items.sort_by(|(a_doc, a), (b_doc, b)| {
-        let a_backbone = Some(a_doc.as_str()) == backbone_key;
-        let b_backbone = Some(b_doc.as_str()) == backbone_key;
-        b_backbone.cmp(&a_backbone).then_with(|| {
-            if a_backbone {
-                a.position.cmp(&b.position)
-            } else {
-                (a.published_at.is_none(), a.published_at)
-                    .cmp(&(b.published_at.is_none(), b.published_at))
-                    .then_with(|| a.title.cmp(&b.title))
-            }
+        let (a_rank, b_rank) = (rank(a_doc, a), rank(b_doc, b));
+        a_rank.cmp(&b_rank).then_with(|| match a_rank {
+            0 => a.position.cmp(&b.position),
+            1 => first_time
+                .get(a_doc)
+                .cmp(&first_time.get(b_doc))
+                .then_with(|| a_doc.cmp(b_doc))
+                .then_with(|| a.position.cmp(&b.position)),
+            _ => (a.published_at.is_none(), a.published_at)
+                .cmp(&(b.published_at.is_none(), b.published_at))
+                .then_with(|| a.title.cmp(&b.title)),
         })
     });
 
@@ -116,12 +137,18 @@ pub fn compose(
                 .collect()
         })
         .unwrap_or_default();
+    // The names in `order`, so that many sections are not quadratic.
+    let mut ordered: std::collections::HashSet<String> = order.iter().cloned().collect();
     let mut by_section: HashMap<String, Vec<Item>> = HashMap::new();
     // Normalised title → the document that showed it first. The same news from a second
-    // document is dropped; two items of one document are both kept.
+    // document is dropped; two items of one document are both kept. A commentary's title
+    // is only its first sentence, so commentaries are told apart by their key (their text).
     let mut seen: HashMap<String, String> = HashMap::new();
     for (doc_key, item) in items {
-        let title_key = normalize_title(&item.title);
+        let title_key = match item.kind {
+            ItemKind::Commentary => item.key.clone(),
+            _ => normalize_title(&item.title),
+        };
         if !title_key.is_empty() {
             match seen.get(&title_key) {
                 Some(first_doc) if *first_doc != doc_key => continue,
@@ -136,7 +163,7 @@ pub fn compose(
             _ if item.section.is_empty() => quick.to_string(),
             _ => item.section.clone(),
         };
-        if section != quick && !order.contains(&section) {
+        if section != quick && ordered.insert(section.clone()) {
             order.push(section.clone());
         }
         by_section.entry(section).or_default().push(item);

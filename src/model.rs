@@ -129,6 +129,17 @@ pub struct Item {
     pub source_url: Option<String>,
     pub categories: Vec<String>,
     pub tags: Vec<String>,
+    /// Markdown tables of the item, in document order.
+    #[serde(default)]
+    pub tables: Vec<Table>,
+}
+
+/// A markdown table: its header row and its body rows, each a list of cell texts. Rows
+/// may have fewer or more cells than the header (documents are not always tidy).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 impl Item {
@@ -152,6 +163,7 @@ impl Item {
             source_url: None,
             categories: Vec::new(),
             tags: Vec::new(),
+            tables: Vec::new(),
         }
     }
 }
@@ -180,4 +192,49 @@ pub struct ParsedDocument {
     pub items: Vec<Item>,
     /// Lines the parser could not place, with their line numbers: reported, never dropped silently.
     pub warnings: Vec<String>,
+    /// Which rule gave the document its day.
+    #[serde(default)]
+    pub dated_by: DatedBy,
+}
+
+/// Which rule gave a document its day, in the order they are tried (README, "How a date is
+/// found"). The ingest line names it, and the last two are warned about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatedBy {
+    /// `date:` in front matter.
+    #[default]
+    FrontMatter,
+    /// A date opening or closing the title line (`# 2026年2月14日 早盘点评`).
+    Title,
+    /// A feed entry's own date.
+    Entry,
+    /// `--date` on the command line.
+    DateOption,
+    /// A date in the file name (`2024-8-31-slug.md`, `20260216_090008.md`).
+    FileName,
+    /// Nothing in the document: the file's modification time.
+    ModifiedTime,
+    /// Nothing in the document nor its name: when it was ingested or fetched.
+    IngestTime,
+}
+
+impl DatedBy {
+    /// How the ingest line names the rule.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DatedBy::FrontMatter => "front matter date",
+            DatedBy::Title => "date in the title",
+            DatedBy::Entry => "entry date",
+            DatedBy::DateOption => "--date",
+            DatedBy::FileName => "date in the file name",
+            DatedBy::ModifiedTime => "the file's modification time",
+            DatedBy::IngestTime => "the time it was ingested",
+        }
+    }
+
+    /// Whether the day is a guess rather than something the document or its name says.
+    pub fn is_fallback(self) -> bool {
+        matches!(self, DatedBy::ModifiedTime | DatedBy::IngestTime)
+    }
 }

@@ -10,12 +10,13 @@ mod inputs;
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use common::spawn_core;
+use ecobrief::ingest::html::html_to_text;
 use ecobrief::ingest::parse_bytes;
 use ecobrief::model::{ItemKind, ParsedDocument};
-use ecobrief::sources::feed::{html_to_text, parse_feed};
+use ecobrief::sources::feed::parse_feed;
 use inputs::{
-    BRACKET_DEPTH, LONG_LINE_UNIT, article, brief_html, brief_key_point, nested_brackets,
-    nested_tags, options, repeat, rss,
+    BRACKET_DEPTH, ESCAPE_UNIT, LONG_LINE_UNIT, PAYLOAD_BYTES, article, brief_html,
+    brief_key_point, nested_brackets, nested_tags, options, repeat, rss,
 };
 
 /// One shape of hostile text and what each parser makes of it.
@@ -75,6 +76,17 @@ fn shape(name: &'static str) -> Shape {
                 markdown: untagged.replace("[新浪](https://a.b/c)", "新浪"),
                 html: untagged.replace("&amp;", "&"),
                 payload: long,
+            }
+        }
+        "escapes" => {
+            let kept = repeat(ESCAPE_UNIT)
+                .replace("\u{1b}[1;32m", "")
+                .replace("\u{1b}[0m", "");
+            Shape {
+                name,
+                payload: repeat(ESCAPE_UNIT),
+                markdown: kept.clone(),
+                html: kept,
             }
         }
         _ => panic!("no shape {name}"),
@@ -205,6 +217,28 @@ fn one_line_of_two_mebibytes_ingests() {
     check_key_point(&shape);
     check_feed(&shape);
     assert_eq!(html_to_text(&shape.payload), shape.html);
+}
+
+#[test]
+fn a_body_of_colour_codes_ingests() {
+    let shape = shape("escapes");
+    check(shape.name);
+    check_key_point(&shape);
+}
+
+/// A table line of 2 MiB: one row of many cells, read in one pass.
+#[test]
+fn a_table_line_of_two_mebibytes_ingests() {
+    let doc = parse("table.md", &article(&repeat("|重")));
+    let tables = &doc.items[0].tables;
+    assert_eq!(tables.len(), 1);
+    assert!(tables[0].header.is_empty());
+    assert_eq!(tables[0].rows[0].len(), PAYLOAD_BYTES / "|重".len());
+    let doc = parse("pipes.md", &article(&repeat("|")));
+    assert!(
+        doc.items[0].tables.is_empty(),
+        "a table with no text is no table"
+    );
 }
 
 #[test]

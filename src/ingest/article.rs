@@ -2,6 +2,7 @@
 
 use crate::ingest::brief::{Field, field_label};
 use crate::ingest::impact::{ImpactLine, parse_impact_line};
+use crate::ingest::table::TableBuilder;
 use crate::ingest::text::{bullet_content, normalize_space, shorten, strip_markdown_inline};
 
 /// The parts of an article body the brief needs.
@@ -13,6 +14,20 @@ pub struct ArticleBody {
     pub source_url: Option<String>,
     pub impacts: Vec<crate::model::Impact>,
     pub advice: Vec<String>,
+    pub tables: Vec<crate::model::Table>,
+}
+
+/// A markdown heading (`#` to `######`, then a space): its level and text.
+pub fn heading_text(line: &str) -> Option<(usize, String)> {
+    let hashes = line.bytes().take_while(|b| *b == b'#').count();
+    let rest = line.get(hashes..)?;
+    if !(1..=6).contains(&hashes) || !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return None;
+    }
+    Some((
+        hashes,
+        strip_markdown_inline(rest.trim().trim_end_matches('#').trim()),
+    ))
 }
 
 /// `[name](https://…)` alone on a line.
@@ -45,11 +60,16 @@ pub fn parse_body(body: &str) -> ArticleBody {
         end -= 1;
     }
     let mut in_impacts = false;
+    let mut table = TableBuilder::default();
     for line in &lines[..end] {
-        if let Some(heading) = line.strip_prefix('#') {
-            let text = strip_markdown_inline(heading.trim_start_matches('#'));
-            if out.heading.is_none() && out.paragraphs.is_empty() && line.starts_with("# ") {
-                out.heading = Some(text);
+        if table.push_line(line) {
+            continue;
+        }
+        out.tables.extend(table.finish());
+        if let Some((_, text)) = heading_text(line) {
+            // The first heading, before any text, is the title (whatever its level).
+            if out.heading.is_none() && out.paragraphs.is_empty() && out.tables.is_empty() {
+                out.heading = Some(text).filter(|t| !t.is_empty());
             } else if !text.is_empty() {
                 out.paragraphs.push(text);
             }
@@ -86,6 +106,7 @@ pub fn parse_body(body: &str) -> ArticleBody {
             out.paragraphs.push(text);
         }
     }
+    out.tables.extend(table.finish());
     out
 }
 

@@ -7,12 +7,19 @@
 
 use crate::ingest::frontmatter::{ItemTime, parse_item_time};
 use crate::ingest::impact::{ImpactLine, parse_impact_line};
+use crate::ingest::table::{TableBuilder, row_text, table_cells};
 use crate::ingest::text::{
     ascii_positions, bullet_content, is_tag_in, raw_tag_name, split_colon, strip_emphasis,
     strip_markdown_inline,
 };
 use crate::ingest::{DocContext, item_key};
-use crate::model::{Item, ItemKind};
+use crate::model::{Item, ItemKind, Table};
+
+/// A table's delimiter row (`|---|:--:|`), which carries no data.
+fn is_delimiter_text(line: &str) -> bool {
+    line.bytes()
+        .all(|b| matches!(b, b'|' | b'-' | b':' | b' ' | b'\t'))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -99,6 +106,9 @@ struct ItemBuilder {
     insights: Vec<String>,
     impacts: Vec<crate::model::Impact>,
     advice: Vec<String>,
+    tables: Vec<Table>,
+    /// The table whose lines are being read.
+    table: TableBuilder,
     field: Option<Field>,
 }
 
@@ -112,6 +122,8 @@ impl ItemBuilder {
             insights: Vec::new(),
             impacts: Vec::new(),
             advice: Vec::new(),
+            tables: Vec::new(),
+            table: TableBuilder::default(),
             field: None,
         }
     }
@@ -244,7 +256,8 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
     let mut in_comment = false;
     let mut position: u32 = 0;
 
-    let finish = |builder: ItemBuilder, out: &mut BriefBody, position: &mut u32| {
+    let finish = |mut builder: ItemBuilder, out: &mut BriefBody, position: &mut u32| {
+        builder.tables.extend(builder.table.finish());
         let published_at = match &builder.time_text {
             Some((text, line)) => match parse_item_time(text, ctx.day, ctx.tz) {
                 Some(ItemTime::At(t)) => Some(t),
@@ -268,6 +281,7 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
             insights: builder.insights,
             impacts: builder.impacts,
             advice: builder.advice,
+            tables: builder.tables,
             ..Item::new(ItemKind::Brief, key, ctx.day, builder.title)
         });
         *position += 1;
@@ -331,6 +345,10 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
             continue;
         }
         if let Some(builder) = current.as_mut() {
+            if builder.table.push_line(trimmed) {
+                continue;
+            }
+            builder.tables.extend(builder.table.finish());
             if let Some((field, value)) = field_label(trimmed) {
                 builder.field = Some(field);
                 if field == Field::Time {
@@ -346,7 +364,22 @@ pub fn parse_body(body: &str, first_line: usize, ctx: &DocContext) -> BriefBody 
             }
             continue;
         }
-        // Outside any `###` item: a bullet under a section is a one-line item.
+        // Outside any `###` item: a bullet under a section is a one-line item, and so is
+        // each row of a table there.
+        if let Some(cells) = table_cells(trimmed) {
+            let text = row_text(&cells);
+            if section.is_empty() || text.is_empty() || is_delimiter_text(trimmed) {
+                continue;
+            }
+            let key = item_key(None, &text, ctx.day);
+            out.items.push(Item {
+                section: section.clone(),
+                position,
+                ..Item::new(ItemKind::Quick, key, ctx.day, text)
+            });
+            position += 1;
+            continue;
+        }
         let raw = bullet_content(trimmed).unwrap_or(trimmed);
         let text = strip_markdown_inline(raw);
         if section.is_empty() {

@@ -272,19 +272,160 @@ pub fn parse_item_time(text: &str, day: NaiveDate, tz: Tz) -> Option<ItemTime> {
         .map(ItemTime::At)
 }
 
-/// A `YYYY-MM-DD` anywhere in a file name (`commentary-2026-03-12.txt`).
-pub fn date_in_file_name(name: &str) -> Option<NaiveDate> {
-    let bytes = name.as_bytes();
-    (0..bytes.len().saturating_sub(9)).find_map(|i| {
-        let candidate = name.get(i..i + 10)?;
-        let boundary_ok = i == 0 || !bytes[i - 1].is_ascii_digit();
-        let after_ok = bytes.get(i + 10).is_none_or(|b| !b.is_ascii_digit());
-        if boundary_ok && after_ok {
-            NaiveDate::parse_from_str(candidate, "%Y-%m-%d").ok()
-        } else {
-            None
-        }
+/// The date a file name carries, as blogs and exporters write it: `2024-08-31-slug.md`,
+/// Jekyll's unpadded `2024-8-31-slug.md`, `2024_08_31`, `2024.8.31`, compact `20260216`,
+/// and `20260216_090008` or `20260216-0900` with a time of day (read in `tz`). The first
+/// run of digits that makes a real date wins; digits glued to more digits (`120260216`,
+/// an id) do not count. One pass over the name.
+pub fn date_in_file_name(name: &str, tz: Tz) -> Option<DocDate> {
+    date_starts(name.as_bytes())
+        .find_map(|at| date_at(name.as_bytes(), at, DateWriting::FileName, tz))
+}
+
+/// A date that opens or closes a title line, the way daily posts are titled:
+/// `# 2026年2月14日 早盘点评`, `2026-02-14 市场综述`, `市场点评（2026/2/14）`. A date in the
+/// middle (`回顾2008年9月15日雷曼倒闭`) is history, not the document's day.
+pub fn date_in_title(line: &str, tz: Tz) -> Option<NaiveDate> {
+    let line = line.trim_start_matches('#').trim();
+    let bytes = line.as_bytes();
+    let opening = |c: char| c.is_whitespace() || "（(【[「《".contains(c);
+    let closing = |c: char| c.is_whitespace() || "）)】]」》：:，,。".contains(c);
+    // Where the title's words begin and end: a date opening the line starts at or before
+    // the first, one closing it ends at or after the last. Found once, so that trying
+    // each run of digits stays linear.
+    let words_start = line.find(|c: char| !opening(c)).unwrap_or(line.len());
+    let words_end = line
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !closing(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    date_starts(bytes).find_map(|at| {
+        let (date, end) = date_span(bytes, at, DateWriting::Text, tz)?;
+        (at <= words_start || end >= words_end).then_some(date.day)
     })
+}
+
+/// The offsets where a run of ASCII digits starts.
+fn date_starts(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    (0..bytes.len())
+        .filter(move |&i| bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()))
+}
+
+/// Where a date is written: file names use `-`, `_`, `.` or no separator at all, and may
+/// add a time; titles use `-`, `/`, `.` or `年`/`月`/`日`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DateWriting {
+    FileName,
+    Text,
+}
+
+/// The length of the run of ASCII digits at `at`.
+fn digits_at(bytes: &[u8], at: usize) -> usize {
+    bytes.get(at..).map_or(0, |rest| {
+        rest.iter().take_while(|b| b.is_ascii_digit()).count()
+    })
+}
+
+fn number(bytes: &[u8], at: usize, len: usize) -> Option<u32> {
+    std::str::from_utf8(bytes.get(at..at + len)?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Years a written date may have: anything else is more likely an id or a size.
+const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1990..=2100;
+
+fn date_at(bytes: &[u8], at: usize, writing: DateWriting, tz: Tz) -> Option<DocDate> {
+    date_span(bytes, at, writing, tz).map(|(date, _)| date)
+}
+
+/// A date starting at `at` (the first digit of a run of digits) and the offset just past it.
+fn date_span(bytes: &[u8], at: usize, writing: DateWriting, tz: Tz) -> Option<(DocDate, usize)> {
+    let run = digits_at(bytes, at);
+    let year = |y: u32| {
+        i32::try_from(y)
+            .ok()
+            .filter(|y| PLAUSIBLE_YEARS.contains(y))
+    };
+    if run == 4 {
+        // `YYYY-M-D`: the same separator twice, or 年 then 月 (then an optional 日 or 号).
+        let year = year(number(bytes, at, 4)?)?;
+        let (first, second): (&[u8], &[u8]) = match (bytes.get(at + 4)?, writing) {
+            (b'-', _) => (b"-", b"-"),
+            (b'.', _) => (b".", b"."),
+            (b'_', DateWriting::FileName) => (b"_", b"_"),
+            (b'/', DateWriting::Text) => (b"/", b"/"),
+            (0xe5, DateWriting::Text) => ("年".as_bytes(), "月".as_bytes()),
+            _ => return None,
+        };
+        if !bytes[at + 4..].starts_with(first) {
+            return None;
+        }
+        let month_at = at + 4 + first.len();
+        let month_len = digits_at(bytes, month_at);
+        if !(1..=2).contains(&month_len) || !bytes[month_at + month_len..].starts_with(second) {
+            return None;
+        }
+        let day_at = month_at + month_len + second.len();
+        let day_len = digits_at(bytes, day_at);
+        if !(1..=2).contains(&day_len) {
+            return None;
+        }
+        let day = NaiveDate::from_ymd_opt(
+            year,
+            number(bytes, month_at, month_len)?,
+            number(bytes, day_at, day_len)?,
+        )?;
+        let mut end = day_at + day_len;
+        if first != b"-" && first != b"." && first != b"_" && first != b"/" {
+            for mark in ["日", "号"] {
+                if bytes[end..].starts_with(mark.as_bytes()) {
+                    end += mark.len();
+                }
+            }
+        }
+        return Some((DocDate { day, instant: None }, end));
+    }
+    if run != 8 || writing != DateWriting::FileName {
+        return None;
+    }
+    // `YYYYMMDD`, maybe followed by `_HHMMSS`, `-HHMM` or `THHMMSS`.
+    let day = NaiveDate::from_ymd_opt(
+        year(number(bytes, at, 4)?)?,
+        number(bytes, at + 4, 2)?,
+        number(bytes, at + 6, 2)?,
+    )?;
+    let time_at = at + 9;
+    let time_len = bytes
+        .get(at + 8)
+        .filter(|b| matches!(b, b'_' | b'-' | b'T'))
+        .map_or(0, |_| digits_at(bytes, time_at));
+    let time = match time_len {
+        4 => NaiveTime::from_hms_opt(
+            number(bytes, time_at, 2)?,
+            number(bytes, time_at + 2, 2)?,
+            0,
+        ),
+        6 => NaiveTime::from_hms_opt(
+            number(bytes, time_at, 2)?,
+            number(bytes, time_at + 2, 2)?,
+            number(bytes, time_at + 4, 2)?,
+        ),
+        _ => None,
+    };
+    let end = if time.is_some() {
+        time_at + time_len
+    } else {
+        at + 8
+    };
+    Some((
+        DocDate {
+            day,
+            instant: time.and_then(|t| local_to_utc(tz, day.and_time(t))),
+        },
+        end,
+    ))
 }
 
 #[cfg(test)]
@@ -345,12 +486,77 @@ mod tests {
         assert_eq!((body, line), ("body", 5));
     }
 
+    fn name_day(name: &str) -> Option<String> {
+        date_in_file_name(name, TZ).map(|d| d.day.to_string())
+    }
+
     #[test]
-    fn file_name_dates() {
+    fn file_name_dates_in_every_written_form() {
+        for (name, day) in [
+            ("commentary-2026-03-12.txt", "2026-03-12"),
+            ("2024-8-31-some-slug.md", "2024-08-31"),
+            ("2024-08-31-some-slug.md", "2024-08-31"),
+            ("2024-12-1-slug.md", "2024-12-01"),
+            ("post_2024_8_31.md", "2024-08-31"),
+            ("daily.2024.8.31.txt", "2024-08-31"),
+            ("20260216.md", "2026-02-16"),
+            ("brief_20260216_090008.md", "2026-02-16"),
+            ("v2-2026-02-16.md", "2026-02-16"),
+        ] {
+            assert_eq!(name_day(name).as_deref(), Some(day), "{name}");
+        }
+        let at = date_in_file_name("brief_20260216_090008.md", TZ).unwrap();
         assert_eq!(
-            date_in_file_name("commentary-2026-03-12.txt").map(|d| d.to_string()),
-            Some("2026-03-12".into())
+            at.instant.unwrap().to_rfc3339(),
+            "2026-02-16T01:00:08+00:00"
         );
-        assert_eq!(date_in_file_name("notes.txt"), None);
+        assert_eq!(
+            date_in_file_name("x-20260216-0930.md", TZ)
+                .unwrap()
+                .instant
+                .unwrap()
+                .to_rfc3339(),
+            "2026-02-16T01:30:00+00:00"
+        );
+        for name in [
+            "notes.txt",
+            "2026-13-01.md",
+            "2026-02-30.md",
+            "2026-8_31.md",
+            "id-120260216.md",
+            "20261399.md",
+            "report-1234-5-6.md",
+            "2026-02.md",
+        ] {
+            assert_eq!(name_day(name), None, "{name}");
+        }
+        // A non-date run first, the date after it.
+        assert_eq!(name_day("0001-2026-3-9.md").as_deref(), Some("2026-03-09"));
+    }
+
+    #[test]
+    fn title_dates_open_or_close_the_line() {
+        let day = |line: &str| date_in_title(line, TZ).map(|d| d.to_string());
+        for (line, want) in [
+            ("# 2026年2月14日 早盘点评", "2026-02-14"),
+            ("## 2026年02月14日早盘点评", "2026-02-14"),
+            ("2026-02-14 市场综述", "2026-02-14"),
+            ("市场点评（2026/2/14）", "2026-02-14"),
+            ("每日复盘 2026.2.14", "2026-02-14"),
+            ("【2026年2月14号】晨报", "2026-02-14"),
+        ] {
+            assert_eq!(day(line).as_deref(), Some(want), "{line}");
+        }
+        for line in [
+            "回顾2008年9月15日雷曼倒闭",
+            "2026年GDP目标",
+            "2026年13月1日 不是日期",
+            "编号20260214的公告",
+        ] {
+            assert_eq!(day(line), None, "{line}");
+        }
+        // Many candidate dates, none opening or closing the line: one pass.
+        let hostile = format!("标题{}尾", "2026-1-1x".repeat(100_000));
+        assert_eq!(day(&hostile), None);
     }
 }

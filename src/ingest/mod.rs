@@ -6,9 +6,12 @@
 
 pub mod article;
 pub mod brief;
+pub mod clean;
 pub mod commentary;
 pub mod frontmatter;
+pub mod html;
 pub mod impact;
+pub mod table;
 pub mod text;
 
 use std::io::Read;
@@ -18,10 +21,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use crate::model::{DocumentMeta, Item, ItemKind, ParsedDocument};
+use crate::model::{DatedBy, DocumentMeta, Item, ItemKind, ParsedDocument};
 use crate::settings::Settings;
 use frontmatter::{
-    FrontMatter, FrontMatterError, date_in_file_name, parse_doc_date, split_front_matter,
+    DocDate, FrontMatter, FrontMatterError, date_in_file_name, date_in_title, parse_doc_date,
+    split_front_matter,
 };
 use text::{normalize_space, normalize_title};
 
@@ -177,41 +181,49 @@ pub fn parse_bytes(
     if text.trim().is_empty() {
         return Err(IngestErrorKind::Empty);
     }
+    // Colour codes and control characters mean nothing in a message.
+    let text = match clean::strip_controls(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(cleaned) => std::borrow::Cow::Owned(cleaned),
+    };
     let file_name = Path::new(name)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // Undated documents: --date, else a date in the file name, else the file's mtime.
-    let fallback_day = options
-        .date_override
-        .or_else(|| date_in_file_name(&file_name))
-        .or_else(|| mtime.map(|t| t.with_timezone(&options.tz).date_naive()))
-        .unwrap_or_else(|| Utc::now().with_timezone(&options.tz).date_naive());
-
     let (front, body, body_line) =
         split_front_matter(&text).map_err(IngestErrorKind::FrontMatter)?;
-    let mut ctx = DocContext {
+    let front_date = match &front {
+        Some(fm) if fm.has("date") => {
+            // A list or a mapping under `date` is as unreadable as a bad string.
+            let value = fm
+                .text("date")
+                .unwrap_or_else(|| "(not a single value)".to_string());
+            Some(
+                parse_doc_date(&value, options.tz).ok_or_else(|| IngestErrorKind::BadDate {
+                    line: fm.line_of("date"),
+                    value: value.clone(),
+                })?,
+            )
+        }
+        _ => None,
+    };
+    let title_line = front
+        .as_ref()
+        .and_then(|fm| fm.text("title"))
+        .or_else(|| {
+            body.lines()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let (date, dated_by) = date_of(front_date, &title_line, &file_name, mtime, options);
+    let ctx = DocContext {
         tz: options.tz,
-        day: fallback_day,
+        day: date.day,
         quick_section: options.quick_section.clone(),
         commentary_section: options.commentary_section.clone(),
         source_path: name.to_string(),
     };
-    let mut instant = None;
-    if let Some(fm) = &front
-        && fm.has("date")
-    {
-        // A list or a mapping under `date` is as unreadable as a bad string.
-        let value = fm
-            .text("date")
-            .unwrap_or_else(|| "(not a single value)".to_string());
-        let date = parse_doc_date(&value, options.tz).ok_or_else(|| IngestErrorKind::BadDate {
-            line: fm.line_of("date"),
-            value: value.clone(),
-        })?;
-        ctx.day = date.day;
-        instant = date.instant;
-    }
     let hash = content_hash(&text);
     // A brief by its shape, or because its front matter says so.
     let declared_brief = front
@@ -220,14 +232,64 @@ pub fn parse_bytes(
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("brief"));
     let mut doc = if declared_brief || brief::looks_like_brief(body) {
         parse_brief(front.as_ref(), body, body_line, &ctx)
-    } else if let Some(fm) = &front {
-        parse_article(fm, body, instant, &ctx)?
     } else {
-        parse_commentary(body, &ctx)?
+        // Documents saved from web pages may hold HTML paragraphs rather than markdown.
+        let body = if html::is_html_body(body) {
+            std::borrow::Cow::Owned(html::html_to_text(body))
+        } else {
+            std::borrow::Cow::Borrowed(body)
+        };
+        match &front {
+            Some(fm) => parse_article(fm, &body, date.instant, &ctx)?,
+            None => parse_commentary(&body, date.instant, &ctx)?,
+        }
     };
     doc.meta.content_hash = hash;
+    doc.dated_by = dated_by;
+    if dated_by.is_fallback() {
+        doc.warnings.push(format!(
+            "no date in front matter, title or file name: dated {} by {}; add a `date:` line to the front matter or a date to the file name",
+            date.day,
+            dated_by.describe()
+        ));
+    }
     make_keys_unique(&mut doc.items);
     Ok(doc)
+}
+
+/// The document's day and, when known, its instant, by the first rule that gives one:
+/// front matter `date`, a date opening or closing the title line, `--date`, a date in the
+/// file name, the file's modification time, and last the time of ingest.
+fn date_of(
+    front_date: Option<DocDate>,
+    title_line: &str,
+    file_name: &str,
+    mtime: Option<DateTime<Utc>>,
+    options: &IngestOptions,
+) -> (DocDate, DatedBy) {
+    let day_only = |day: NaiveDate| DocDate { day, instant: None };
+    if let Some(date) = front_date {
+        return (date, DatedBy::FrontMatter);
+    }
+    if let Some(day) = date_in_title(title_line, options.tz) {
+        return (day_only(day), DatedBy::Title);
+    }
+    if let Some(day) = options.date_override {
+        return (day_only(day), DatedBy::DateOption);
+    }
+    if let Some(date) = date_in_file_name(file_name, options.tz) {
+        return (date, DatedBy::FileName);
+    }
+    match mtime {
+        Some(t) => (
+            day_only(t.with_timezone(&options.tz).date_naive()),
+            DatedBy::ModifiedTime,
+        ),
+        None => (
+            day_only(Utc::now().with_timezone(&options.tz).date_naive()),
+            DatedBy::IngestTime,
+        ),
+    }
 }
 
 /// Two items of one document with the same title would share a key and one would
@@ -289,6 +351,7 @@ fn parse_brief(
         },
         items,
         warnings: parsed.warnings,
+        dated_by: DatedBy::default(),
     }
 }
 
@@ -311,10 +374,12 @@ fn parse_article(
                 .find_map(|k| fm.text(k))
         })
         .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
-    let title = fm
+    let named = fm
         .text("title")
         .map(|t| normalize_space(&t))
-        .or(parsed.heading.clone())
+        .or(parsed.heading.clone());
+    let title_is_named = named.is_some();
+    let title = named
         .or_else(|| {
             parsed
                 .paragraphs
@@ -332,13 +397,20 @@ fn parse_article(
     };
     let categories = fm.list("categories");
     let tags = fm.list("tags");
-    let key = item_key(source_url.as_deref(), &title, ctx.day);
+    let body = parsed.paragraphs.join("\n");
+    // A title made from the first sentence says little about identity: two notes opening
+    // alike are two documents, told apart by their text.
+    let key = match (&source_url, title_is_named) {
+        (None, false) => text_key(&body, ctx.day),
+        _ => item_key(source_url.as_deref(), &title, ctx.day),
+    };
     let item = Item {
         published_at: instant,
         impacts: parsed.impacts,
         advice: parsed.advice,
-        summary,
-        body: parsed.paragraphs.join("\n"),
+        summary: clean::summary_without_title(&title, &summary),
+        body,
+        tables: parsed.tables,
         source_name: parsed.source_name,
         source_url,
         categories,
@@ -359,19 +431,37 @@ fn parse_article(
         },
         items: vec![item],
         warnings: Vec::new(),
+        dated_by: DatedBy::default(),
     })
 }
 
-fn parse_commentary(body: &str, ctx: &DocContext) -> Result<ParsedDocument, IngestErrorKind> {
-    let (title, summary, body) = commentary::parse(body);
+/// The key of an item known by its text rather than a URL or a title of its own: two
+/// commentaries opening with the same sentence on one day are still two.
+fn text_key(text: &str, day: NaiveDate) -> String {
+    sha256_hex(&["text", &normalize_title(text), &day.to_string()])
+}
+
+fn parse_commentary(
+    body: &str,
+    instant: Option<DateTime<Utc>>,
+    ctx: &DocContext,
+) -> Result<ParsedDocument, IngestErrorKind> {
+    let commentary::Commentary {
+        title,
+        summary,
+        body,
+        tables,
+    } = commentary::parse(body);
     if title.is_empty() {
         return Err(IngestErrorKind::NoText);
     }
-    let key = item_key(None, &title, ctx.day);
+    let key = text_key(&format!("{title}\n{body}"), ctx.day);
     let item = Item {
         section: ctx.commentary_section.clone(),
-        summary,
+        published_at: instant,
+        summary: clean::summary_without_title(&title, &summary),
         body,
+        tables,
         ..Item::new(ItemKind::Commentary, key.clone(), ctx.day, title.clone())
     };
     Ok(ParsedDocument {
@@ -388,6 +478,7 @@ fn parse_commentary(body: &str, ctx: &DocContext) -> Result<ParsedDocument, Inge
         },
         items: vec![item],
         warnings: Vec::new(),
+        dated_by: DatedBy::default(),
     })
 }
 

@@ -88,9 +88,18 @@ pub struct ItemView {
     /// Impacts whose value carries no stance word: shown with their note.
     pub notes: Vec<ImpactView>,
     pub advice: Vec<String>,
+    /// The summary without a repeat of the title at its front.
     pub summary: String,
+    pub tables: Vec<TableView>,
     pub source_name: Option<String>,
     pub source_url: Option<String>,
+}
+
+/// A table as the text renderer shows it: one line per row, cells joined by ` · `.
+#[derive(Debug, Serialize)]
+pub struct TableView {
+    pub header: String,
+    pub rows: Vec<String>,
 }
 
 fn enum_name<T: Serialize>(value: &T) -> Option<String> {
@@ -143,7 +152,19 @@ impl ItemView {
             tags: known.into_iter().map(view).collect(),
             notes: unknown.into_iter().map(view).collect(),
             advice: item.advice.clone(),
-            summary: item.summary.clone(),
+            summary: crate::ingest::clean::summary_without_title(&item.title, &item.summary),
+            tables: item
+                .tables
+                .iter()
+                .map(|t| TableView {
+                    header: crate::ingest::table::row_text(&t.header),
+                    rows: t
+                        .rows
+                        .iter()
+                        .map(|r| crate::ingest::table::row_text(r))
+                        .collect(),
+                })
+                .collect(),
             source_name: item.source_name.clone(),
             source_url: item.source_url.clone(),
         }

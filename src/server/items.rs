@@ -14,7 +14,7 @@ use crate::ingest::frontmatter::parse_doc_date;
 use crate::ingest::impact::{ImpactLine, parse_impact_line};
 use crate::ingest::text::normalize_space;
 use crate::ingest::{article::clean_summary, content_hash, item_key};
-use crate::model::{DocumentMeta, Item, ItemKind, ParsedDocument};
+use crate::model::{DatedBy, DocumentMeta, Item, ItemKind, ParsedDocument};
 
 /// The `source` label items pushed here are counted under in `/metrics`.
 pub use crate::metrics::API_SOURCE;
@@ -118,6 +118,7 @@ impl JsonItem {
             },
             items: vec![item],
             warnings: Vec::new(),
+            dated_by: DatedBy::Entry,
         })
     }
 }

@@ -749,8 +749,12 @@ mod tests {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            chrono_tz::Tz::Asia__Shanghai,
         );
-        assert_eq!(day.map(|d| d.to_string()).as_deref(), Some("2026-03-12"));
+        assert_eq!(
+            day.map(|d| d.day.to_string()).as_deref(),
+            Some("2026-03-12")
+        );
     }
 
     #[test]

@@ -174,4 +174,10 @@ CREATE TABLE day_plans (
 ) WITHOUT ROWID;
 CREATE INDEX day_plans_open ON day_plans (outcome, brief_date);
 "#,
+    // 5: an item's markdown tables (JSON: [{header, rows}]); documents by their text, so
+    // a second file with the same bytes is known as a duplicate.
+    r#"
+ALTER TABLE items ADD COLUMN tables TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX documents_by_hash ON documents (content_hash);
+"#,
 ];

@@ -170,15 +170,16 @@ impl Db {
 }
 
 /// What saving one document did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SaveOutcome {
-    /// Same content as stored: nothing written.
-    Unchanged {
-        items: usize,
-    },
-    Saved {
-        items: usize,
-    },
+    /// Same content as stored from the same file: nothing written.
+    Unchanged { items: usize },
+    /// The same text is already stored from another file (`of`): nothing written, and the
+    /// document stays with that file.
+    Duplicate { items: usize, of: String },
+    /// Written. `replaced` names the other files whose document, or some of whose items
+    /// (the same URL, or the same title on the same day), this one took over.
+    Saved { items: usize, replaced: Vec<String> },
 }
 
 fn to_json(values: &[String]) -> String {
@@ -552,6 +553,8 @@ fn item_from_row(row: &Row<'_>) -> Result<Item> {
         source_url: row.get("source_url")?,
         categories: from_json(&row.get::<_, String>("categories")?)?,
         tags: from_json(&row.get::<_, String>("tags")?)?,
+        tables: serde_json::from_str(&row.get::<_, String>("tables")?)
+            .map_err(|e| StoreError::Corrupt(format!("item tables: {e}")))?,
     })
 }
 
@@ -564,23 +567,50 @@ impl Batch<'_> {
     /// Saves a document and replaces the items it had before; a failure leaves the store
     /// as it was before this document.
     pub fn save(&mut self, doc: &ParsedDocument, topics: &TopicCatalog) -> Result<SaveOutcome> {
-        let stored: Option<(String, i64)> = self
+        let stored: Option<(String, i64, String)> = self
             .tx
             .prepare_cached(
-                "SELECT content_hash, (SELECT COUNT(*) FROM items WHERE doc_key = documents.key)
+                "SELECT content_hash, (SELECT COUNT(*) FROM items WHERE doc_key = documents.key), source_path
                  FROM documents WHERE key = ?1",
             )?
-            .query_row([&doc.meta.key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([&doc.meta.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
+        // The same text from another file: the document stays with that file. (What this
+        // file gave before, under another key, goes: the file now says nothing new.)
+        let twin: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT source_path FROM documents
+                 WHERE content_hash = ?1 AND source_path <> ?2 LIMIT 1",
+            )?
+            .query_row(params![doc.meta.content_hash, doc.meta.source_path], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(of) = twin {
+            self.tx
+                .prepare_cached("DELETE FROM documents WHERE source_path = ?1")?
+                .execute([&doc.meta.source_path])?;
+            return Ok(SaveOutcome::Duplicate {
+                items: doc.items.len(),
+                of,
+            });
+        }
         // Unchanged only if the text is the same and no item has since moved to another
         // document (same URL, or same title on the same day).
-        if let Some((hash, count)) = stored
-            && hash == doc.meta.content_hash
-            && count as usize == doc.items.len()
-        {
-            return Ok(SaveOutcome::Unchanged {
-                items: doc.items.len(),
-            });
+        let mut replaced = Vec::new();
+        if let Some((hash, count, path)) = stored {
+            if hash == doc.meta.content_hash
+                && count as usize == doc.items.len()
+                && path == doc.meta.source_path
+            {
+                return Ok(SaveOutcome::Unchanged {
+                    items: doc.items.len(),
+                });
+            }
+            if path != doc.meta.source_path {
+                replaced.push(path);
+            }
         }
         let sp = self.tx.savepoint()?;
         let now = Utc::now().timestamp();
@@ -614,13 +644,25 @@ impl Batch<'_> {
             .execute([&meta.key])?;
         for item in &doc.items {
             // An item may have moved here from another document (same URL or title).
-            sp.prepare_cached("DELETE FROM items WHERE key = ?1")?
-                .execute([&item.key])?;
+            let taken_from: Option<String> = sp
+                .prepare_cached(
+                    "DELETE FROM items WHERE key = ?1
+                     RETURNING (SELECT source_path FROM documents WHERE documents.key = items.doc_key)",
+                )?
+                .query_row([&item.key], |r| r.get(0))
+                .optional()?
+                .flatten();
+            if let Some(path) = taken_from
+                && path != meta.source_path
+                && !replaced.contains(&path)
+            {
+                replaced.push(path);
+            }
             let at = sort_at(item);
             sp.prepare_cached(
                 "INSERT INTO items (key, doc_key, kind, brief_date, published_at, sort_at, section, position, title,
-                   key_points, insights, advice, summary, body, source_name, source_url, categories, tags, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                   key_points, insights, advice, summary, body, source_name, source_url, categories, tags, updated_at, tables)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             )?
             .execute(params![
                 item.key,
@@ -641,7 +683,8 @@ impl Batch<'_> {
                 item.source_url,
                 to_json(&item.categories),
                 to_json(&item.tags),
-                now
+                now,
+                serde_json::to_string(&item.tables).unwrap_or_else(|_| "[]".to_string())
             ])?;
             let mut insert_impact = sp.prepare_cached(
                 "INSERT INTO impacts (item_key, position, target, label, direction, leaning, horizon, intensity, note)
@@ -670,6 +713,7 @@ impl Batch<'_> {
         sp.commit()?;
         Ok(SaveOutcome::Saved {
             items: doc.items.len(),
+            replaced,
         })
     }
 

@@ -38,6 +38,9 @@ pub fn nested_tags() -> String {
 /// Ordinary text with a tag, a reference and a link, with no line break for 2 MiB.
 pub const LONG_LINE_UNIT: &str = "央行<b>降准</b>0.5个百分点&amp;回购[新浪](https://a.b/c)，";
 
+/// A terminal colour code around each character, as text pasted from a terminal has.
+pub const ESCAPE_UNIT: &str = "\u{1b}[1;32m涨\u{1b}[0m";
+
 /// Every shape: a name and its payload.
 pub fn payloads() -> Vec<(&'static str, String)> {
     vec![
@@ -49,6 +52,7 @@ pub fn payloads() -> Vec<(&'static str, String)> {
         ("nested_brackets", nested_brackets()),
         ("nested_tags", nested_tags()),
         ("long_line", repeat(LONG_LINE_UNIT)),
+        ("escapes", repeat(ESCAPE_UNIT)),
     ]
 }
 
