@@ -11,7 +11,10 @@
 //! XML, a timeout, an oversized body) gives that source an error and leaves the other
 //! sources and every stored item alone. Nothing is saved from a body that did not parse.
 
+pub mod charset;
 pub mod feed;
+pub mod feed_dates;
+pub mod feed_repair;
 pub mod http;
 
 use std::collections::HashMap;
@@ -581,13 +584,12 @@ impl Parsing<'_> {
             });
         }
         let parsed =
-            feed::parse_feed(bytes, self.url, self.id, self.tz, Utc::now()).map_err(|e| {
-                SourceError::BadFeed {
+            feed::parse_served_feed(bytes, content_type, self.url, self.id, self.tz, Utc::now())
+                .map_err(|e| SourceError::BadFeed {
                     name: self.id.to_string(),
                     url: self.shown.to_string(),
                     message: e.to_string(),
-                }
-            })?;
+                })?;
         let (items, new_items) = self
             .core
             .store_documents(&parsed.documents, self.id)
