@@ -264,8 +264,8 @@ impl<'x> Pass<'x> {
         let rest = &xml[lt..];
         // Sections copied as they are, to their end (or to the end of the text).
         for (open, close) in [("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>")] {
-            if rest.starts_with(open) {
-                let end = rest[open.len()..]
+            if let Some(inside) = rest.strip_prefix(open) {
+                let end = inside
                     .find(close)
                     .map_or(xml.len(), |at| lt + open.len() + at + close.len());
                 self.out.push_str(&xml[lt..end]);
@@ -376,11 +376,13 @@ impl<'x> Pass<'x> {
             self.atom_03_tag(raw, &tag);
             return;
         }
-        if self.names.atom && tag.prefix().is_none() && !tag.end {
-            if let Some(rewritten) = self.atom_text_type(&tag, false) {
-                self.out.push_str(&rewritten);
-                return;
-            }
+        if self.names.atom
+            && tag.prefix().is_none()
+            && !tag.end
+            && let Some(rewritten) = self.atom_text_type(&tag, false)
+        {
+            self.out.push_str(&rewritten);
+            return;
         }
         self.rss_tag(raw, &tag);
     }
