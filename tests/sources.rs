@@ -1008,12 +1008,12 @@ fn dates_without_a_zone_are_read_in_the_configured_timezone() {
     }
     assert_eq!(
         notes_with(&feed, "no date"),
-        ["1 entries have no date: dated by the fetch time (2026-03-12)"]
+        ["1 entry has no date: dated by the fetch time (2026-03-12)"]
     );
     assert_eq!(
         notes_with(&feed, "could not be read"),
         [
-            "1 entries have a date that could not be read (\"昨天下午\"): dated by the fetch time (2026-03-12)"
+            "1 entry has a date that could not be read (\"昨天下午\"): dated by the fetch time (2026-03-12)"
         ]
     );
 }
@@ -1085,7 +1085,7 @@ fn dc_title_and_xhtml_body_are_read_in_rss_items() {
     item_titled(&feed, "两种标题都有");
     assert_eq!(
         notes_with(&feed, "dc:title"),
-        ["took the title of 1 items from dc:title"]
+        ["took the title of 1 item from dc:title"]
     );
     assert_eq!(notes_with(&feed, "xhtml:body").len(), 1);
 }

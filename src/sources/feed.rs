@@ -206,9 +206,14 @@ fn documents(
         }
     }
     let fetch_day = now.with_timezone(&tz).date_naive();
+    let entries = |count: usize| match count {
+        1 => "1 entry has".to_string(),
+        n => format!("{n} entries have"),
+    };
     if undated > 0 {
         out.notes.push(format!(
-            "{undated} entries have no date: dated by the fetch time ({fetch_day})"
+            "{} no date: dated by the fetch time ({fetch_day})",
+            entries(undated)
         ));
     }
     if !unread.is_empty() {
@@ -218,15 +223,20 @@ fn documents(
             .map(|t| format!("{t:?}"))
             .collect();
         out.notes.push(format!(
-            "{} entries have a date that could not be read ({}{}): dated by the fetch time ({fetch_day})",
-            unread.len(),
+            "{} a date that could not be read ({}{}): dated by the fetch time ({fetch_day})",
+            entries(unread.len()),
             quoted.join(", "),
-            if unread.len() > QUOTED_DATES { ", …" } else { "" }
+            if unread.len() > QUOTED_DATES {
+                ", …"
+            } else {
+                ""
+            }
         ));
     }
     if binary_contents > 0 {
         out.notes.push(format!(
-            "{binary_contents} entries have binary content (an image, a file): left out, their summary is used"
+            "{} binary content (an image, a file): left out, the summary is used",
+            entries(binary_contents)
         ));
     }
     out

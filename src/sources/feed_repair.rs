@@ -25,6 +25,8 @@
 //! looked ahead at most [`MAX_REFERENCE`] bytes; an item is rebuilt at most once, when it
 //! closes).
 
+use std::collections::HashSet;
+
 use base64::Engine;
 
 use crate::ingest::text::{MAX_ENTITY_NAME, decode_entity};
@@ -131,17 +133,26 @@ impl Repairs {
         note(
             &mut notes,
             self.dc_titles,
-            format!("took the title of {} items from dc:title", self.dc_titles),
+            format!("took the title of {} from dc:title", items(self.dc_titles)),
         );
         note(
             &mut notes,
             self.xhtml_bodies,
             format!(
-                "took the content of {} items from xhtml:body",
-                self.xhtml_bodies
+                "took the content of {} from xhtml:body",
+                items(self.xhtml_bodies)
             ),
         );
         notes
+    }
+}
+
+/// `1 item`, `2 items`.
+fn items(count: usize) -> String {
+    if count == 1 {
+        "1 item".to_string()
+    } else {
+        format!("{count} items")
     }
 }
 
@@ -160,13 +171,14 @@ pub fn repair_xml(xml: &str) -> (String, Repairs) {
 }
 
 /// Prefixes bound to the namespaces the pass cares about, as seen so far. Feeds bind them
-/// once on the root, so one set for the document is enough.
+/// once on the root, so one set for the document is enough. Sets, so that a document
+/// declaring many prefixes costs no more per tag than one declaring a few.
 #[derive(Default)]
 struct Namespaces {
     atom_03: bool,
     atom: bool,
-    dc: Vec<String>,
-    xhtml: Vec<String>,
+    dc: HashSet<String>,
+    xhtml: HashSet<String>,
 }
 
 /// What is known about the item or entry being read, and the tags to rename when it ends
@@ -391,13 +403,9 @@ impl<'x> Pass<'x> {
     /// needed.
     fn rss_tag(&mut self, raw: &'x str, tag: &Tag<'x>) {
         let at = self.out.len();
-        let is_dc = tag
-            .prefix()
-            .is_some_and(|p| self.names.dc.iter().any(|d| d == p));
+        let is_dc = tag.prefix().is_some_and(|p| self.names.dc.contains(p));
         let is_xhtml_body = tag.local() == "body"
-            && (tag
-                .prefix()
-                .is_some_and(|p| self.names.xhtml.iter().any(|x| x == p))
+            && (tag.prefix().is_some_and(|p| self.names.xhtml.contains(p))
                 || tag.attribute("xmlns") == Some(XHTML));
         self.push_tag_verbatim(raw);
         let len = self.out.len() - at;
@@ -559,8 +567,12 @@ impl<'x> Pass<'x> {
                     self.repairs.atom_03 = true;
                 }
                 (ATOM_10, None) => self.names.atom = true,
-                (DUBLIN_CORE, Some(p)) => self.names.dc.push(p.to_string()),
-                (XHTML, Some(p)) => self.names.xhtml.push(p.to_string()),
+                (DUBLIN_CORE, Some(p)) => {
+                    self.names.dc.insert(p.to_string());
+                }
+                (XHTML, Some(p)) => {
+                    self.names.xhtml.insert(p.to_string());
+                }
                 _ => {}
             }
         }
@@ -913,6 +925,40 @@ mod tests {
             let (xml, _) = repair_xml(&s);
             assert_eq!(xml, quadratic_repair(&s), "{s:?}");
         }
+    }
+
+    fn read(xml: &str) -> crate::sources::feed::FeedDocuments {
+        crate::sources::feed::parse_feed(
+            xml.as_bytes(),
+            "https://example.com/feed.xml",
+            "测试",
+            chrono_tz::Tz::Asia__Shanghai,
+            chrono::Utc::now(),
+        )
+        .unwrap_or_else(|e| panic!("{e}: {xml}"))
+    }
+
+    #[test]
+    fn an_rss_root_without_a_known_version_and_mime_typed_atom_texts_are_read() {
+        for root in ["<rss>", "<rss version=\"2.0.1\">"] {
+            let feed = read(&format!(
+                "{root}<channel><title>源</title><item><title>条目</title><guid>g</guid></item></channel></rss>"
+            ));
+            assert_eq!(feed.documents.len(), 1, "{root}");
+            assert!(feed.notes[0].contains("as RSS 2.0"), "{:?}", feed.notes);
+        }
+        // feed-rs refuses the whole feed over `type="text/plain"` and inline XML content.
+        let atom = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"text/plain\">源</title>\
+            <entry><id>e1</id><title type=\"text/html\">&lt;b&gt;粗&lt;/b&gt;体</title>\
+            <content type=\"application/xhtml+xml\"><div xmlns=\"http://www.w3.org/1999/xhtml\"><p>正文</p></div></content>\
+            </entry></feed>";
+        assert!(
+            feed_rs::parser::parse(atom.as_bytes()).is_err(),
+            "positive control"
+        );
+        let feed = read(atom);
+        let item = &feed.documents[0].items[0];
+        assert_eq!((item.title.as_str(), item.body.as_str()), ("粗体", "正文"));
     }
 
     #[test]
