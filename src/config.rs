@@ -283,6 +283,10 @@ pub struct IngestConfig {
     pub max_file_bytes: u64,
     /// File name endings that a folder scan picks up.
     pub extensions: Vec<String>,
+    /// Feed and url fetches in flight at once, over all sources.
+    pub max_concurrent_fetches: u64,
+    /// Fetches in flight at once to one host (many sources often share one bridge).
+    pub max_fetches_per_host: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -464,6 +468,8 @@ impl Default for IngestConfig {
         IngestConfig {
             max_file_bytes: 2 * 1024 * 1024,
             extensions: ["md", "markdown", "txt"].map(String::from).to_vec(),
+            max_concurrent_fetches: 8,
+            max_fetches_per_host: 2,
         }
     }
 }

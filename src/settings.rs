@@ -114,6 +114,14 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
 }
 
+/// How many fetches may be in flight at once (`ingest.max_concurrent_fetches`,
+/// `ingest.max_fetches_per_host`); each at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    pub global: usize,
+    pub per_host: usize,
+}
+
 /// Everything the program is configured with, parsed and checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -124,6 +132,7 @@ pub struct Settings {
     pub topics_file: PathBuf,
     pub sources: Vec<Source>,
     pub ingest: IngestConfig,
+    pub fetch_limits: FetchLimits,
     pub render: RenderConfig,
     pub brief: BriefConfig,
     pub telegram: TelegramSettings,
@@ -246,6 +255,26 @@ impl Settings {
                 "must be greater than 0".to_string(),
             ));
         }
+        let at_least_one = |key: &str, value: u64| {
+            if value == 0 {
+                Err(invalid(
+                    key,
+                    "must be at least 1 (no source could ever be fetched)".to_string(),
+                ))
+            } else {
+                Ok(usize::try_from(value).unwrap_or(usize::MAX))
+            }
+        };
+        let fetch_limits = FetchLimits {
+            global: at_least_one(
+                "ingest.max_concurrent_fetches",
+                config.ingest.max_concurrent_fetches,
+            )?,
+            per_host: at_least_one(
+                "ingest.max_fetches_per_host",
+                config.ingest.max_fetches_per_host,
+            )?,
+        };
         let sources = Settings::sources(&config, &invalid)?;
         let telegram = Settings::telegram(&config, &invalid)?;
         let schedule = &config.schedule;
@@ -315,6 +344,7 @@ impl Settings {
             topics_file: config.topics_file.clone(),
             sources,
             ingest: config.ingest.clone(),
+            fetch_limits,
             render: config.render.clone(),
             brief: config.brief.clone(),
             telegram,
@@ -519,6 +549,13 @@ mod tests {
             let err = refused(&format!("[server]\n{key} = 0\n"));
             assert!(err.contains(&format!("server.{key}")), "{err}");
         }
+        for key in ["max_concurrent_fetches", "max_fetches_per_host"] {
+            let err = refused(&format!("[ingest]\n{key} = 0\n"));
+            assert!(
+                err.contains(&format!("ingest.{key}")) && err.contains("at least 1"),
+                "{err}"
+            );
+        }
         let err = refused("[server]\nheader_timeout_seconds = 100000\n");
         assert!(err.contains("server.header_timeout_seconds"), "{err}");
         let err = refused(
@@ -557,6 +594,13 @@ mod tests {
     fn defaults_parse() {
         let settings = Settings::from_config(Config::default()).unwrap();
         assert_eq!(settings.tz, Tz::Asia__Shanghai);
+        assert_eq!(
+            settings.fetch_limits,
+            FetchLimits {
+                global: 8,
+                per_host: 2
+            }
+        );
         assert_eq!(settings.telegram.targets[0].chat_key(), "@ecodailyreport");
         assert_eq!(
             settings.telegram.api_url.as_str(),

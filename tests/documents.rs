@@ -430,3 +430,36 @@ fn a_folder_ingest_prints_one_truthful_line_per_file() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_feed_description_repeating_the_title_is_shown_once() {
+    let t = spawn_core();
+    let feed = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>公众号桥</title>\
+        <item><title>黄金价格再创新高</title><link>https://mp.example.com/s/1</link>\
+        <description>黄金价格再创新高</description><pubDate>Mon, 23 Mar 2026 08:00:00 +0800</pubDate></item>\
+        <item><title>央行开展逆回购</title><link>https://mp.example.com/s/2</link>\
+        <description>央行开展逆回购：操作规模1000亿元</description><pubDate>Mon, 23 Mar 2026 09:00:00 +0800</pubDate></item>\
+        </channel></rss>";
+    let parsed = ecobrief::sources::feed::parse_feed(
+        feed.as_bytes(),
+        "https://bridge.example.com/feed",
+        "bridge",
+        chrono_tz::Tz::Asia__Shanghai,
+        common::at("2026-03-23T02:00:00Z"),
+    )
+    .unwrap();
+    let summaries: Vec<&str> = parsed
+        .documents
+        .iter()
+        .map(|d| d.items[0].summary.as_str())
+        .collect();
+    assert_eq!(summaries, ["", "操作规模1000亿元"]);
+    t.app.store_documents(&parsed.documents, "bridge").unwrap();
+    let gold = t.app.topic_reply("黄金", 5, 0).unwrap();
+    let text = gold.message.text;
+    assert_eq!(text.matches("黄金价格再创新高").count(), 1, "{text}");
+    // Positive control: a summary that says more than the title is shown.
+    let china = t.app.topic_reply("央行", 5, 0).unwrap().message.text;
+    assert_eq!(china.matches("央行开展逆回购").count(), 1, "{china}");
+    assert!(china.contains("操作规模1000亿元"), "{china}");
+}

@@ -1,6 +1,8 @@
 //! Sources against a local HTTP server started by each test: feeds in the three shapes,
 //! conditional GET, failures and recovery, slow, oversized and malformed answers, a url
-//! source, and a folder source whose unchanged files are skipped.
+//! source, and a folder source whose unchanged files are skipped. Then feeds read as a
+//! feed reader reads them (bare `&`, charsets, dates without a zone, older shapes, empty
+//! answers, the HTML entity table), and the limits on fetches in flight.
 
 mod common;
 
@@ -21,6 +23,7 @@ use ecobrief::config::{FetchConfig, SourceConfig};
 use ecobrief::model::Item;
 use ecobrief::notify::{Notices, Notifier};
 use ecobrief::settings::Settings;
+use ecobrief::sources::feed::{FeedDocuments, parse_served_feed};
 use ecobrief::sources::{Outcome, SourceReport, SourcesReport, poll_all, poll_and_notify};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -40,11 +43,24 @@ struct Server {
     fail_next: AtomicU32,
     /// /rss.xml serves its second version (one entry edited) while set.
     rss_v2: AtomicBool,
+    /// Bodies a test registers: path → (content type, bytes).
+    bodies: Mutex<HashMap<String, (String, Vec<u8>)>>,
+    /// Requests to /held/… being answered now, and the most there ever were at once.
+    in_flight: AtomicU32,
+    max_in_flight: AtomicU32,
 }
 
 impl Server {
     fn hits(&self, path: &str) -> u32 {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    /// Serves `body` at `path` with `content_type`.
+    fn serve_body(&self, path: &str, content_type: &str, body: Vec<u8>) {
+        self.bodies
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), (content_type.to_string(), body));
     }
 }
 
@@ -66,6 +82,17 @@ async fn handle(State(server): State<Arc<Server>>, request: Request) -> Response
     };
     if let Some(agent) = text(header::USER_AGENT) {
         server.user_agents.lock().unwrap().push(agent);
+    }
+    if let Some((content_type, body)) = server.bodies.lock().unwrap().get(&path).cloned() {
+        return ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    }
+    if path.starts_with("/held/") {
+        // Held long enough that every fetch the limits allow is in flight together.
+        let now = server.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        server.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        server.in_flight.fetch_sub(1, Ordering::SeqCst);
+        return with_type(RSS, fixture("rss-empty-channel.xml"));
     }
     match path.as_str() {
         "/rss.xml" => {
@@ -692,4 +719,503 @@ async fn the_deadline_cuts_slow_feeds_and_never_folders() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Feeds read as a feed reader reads them.
+
+const TZ: chrono_tz::Tz = chrono_tz::Tz::Asia__Shanghai;
+
+/// The fetch time the tests' feeds are read at.
+fn fetched_at() -> chrono::DateTime<chrono::Utc> {
+    common::at("2026-03-12T04:00:00Z")
+}
+
+fn read_feed(bytes: &[u8], content_type: Option<&str>) -> FeedDocuments {
+    parse_served_feed(
+        bytes,
+        content_type,
+        "https://feeds.example.com/feed.xml",
+        "测试源",
+        TZ,
+        fetched_at(),
+    )
+    .unwrap_or_else(|e| panic!("the feed parses: {e}"))
+}
+
+fn read_fixture(name: &str) -> FeedDocuments {
+    read_feed(&fixture(name), None)
+}
+
+fn item_titled<'d>(feed: &'d FeedDocuments, title: &str) -> &'d Item {
+    feed.documents
+        .iter()
+        .flat_map(|d| &d.items)
+        .find(|i| i.title == title)
+        .unwrap_or_else(|| {
+            let titles: Vec<_> = feed
+                .documents
+                .iter()
+                .flat_map(|d| &d.items)
+                .map(|i| &i.title)
+                .collect();
+            panic!("no item {title:?} in {titles:?}")
+        })
+}
+
+fn published(item: &Item) -> String {
+    item.published_at
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_else(|| "undated".to_string())
+}
+
+fn notes_with<'f>(feed: &'f FeedDocuments, text: &str) -> Vec<&'f String> {
+    feed.notes.iter().filter(|n| n.contains(text)).collect()
+}
+
+#[test]
+fn bare_ampersands_and_html_entities_do_not_fail_the_feed() {
+    let bytes = fixture("bare-ampersands.xml");
+    // Positive control: as it is, the XML is refused.
+    assert!(feed_rs::parser::parse(&bytes[..]).is_err());
+
+    let feed = read_fixture("bare-ampersands.xml");
+    assert_eq!(
+        feed.documents.len(),
+        3,
+        "every entry is kept: {:?}",
+        feed.notes
+    );
+    let app = item_titled(&feed, "某记账应用：功能齐全&免费&无广告");
+    assert_eq!(
+        app.source_url.as_deref(),
+        Some("https://apps.example.cn/app?id=101&from=rss")
+    );
+    assert_eq!(app.summary, "支持多账本&预算提醒•云同步 ♥");
+    assert_eq!(app.source_name.as_deref(), Some("应用推荐&更新"));
+    let att = item_titled(&feed, "AT&T 一季度营收超预期");
+    // CDATA is left alone by the repair; its HTML's entities are decoded as text.
+    assert_eq!(att.body, "AT&T 股价 & 成交量 双双 上涨… 气温 30°C Café•♥");
+    let qa = item_titled(&feed, "Q&A：温度 25°C 与 中文 &#xZZ; 还有 &unknownthing;");
+    assert_eq!(qa.categories, vec!["科技&互联网"]);
+    assert_eq!(qa.body, "Café & bar 开业 ∳ 尾");
+    // One line per kind of repair, once for the feed.
+    assert_eq!(
+        notes_with(&feed, "bare &"),
+        ["repaired 9 bare & in the XML (read as &amp;)"]
+    );
+    assert_eq!(
+        notes_with(&feed, "HTML entities").len(),
+        1,
+        "{:?}",
+        feed.notes
+    );
+    assert!(
+        notes_with(&feed, "HTML entities")[0].starts_with("replaced 7 HTML entities"),
+        "{:?}",
+        feed.notes
+    );
+}
+
+/// The Chinese fixture in traditional characters, for Big5.
+fn charset_fixture(name: &str, declaration: &str) -> String {
+    String::from_utf8(fixture(name))
+        .unwrap()
+        .replace("@DECL@", declaration)
+}
+
+fn encoded(encoding: &'static encoding_rs::Encoding, text: &str) -> Vec<u8> {
+    let (bytes, _, unmappable) = encoding.encode(text);
+    assert!(!unmappable, "the fixture is all {}", encoding.name());
+    bytes.into_owned()
+}
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mark: [u8; 2] = if big_endian {
+        [0xfe, 0xff]
+    } else {
+        [0xff, 0xfe]
+    };
+    let units = text.encode_utf16().flat_map(move |u| {
+        if big_endian {
+            u.to_be_bytes()
+        } else {
+            u.to_le_bytes()
+        }
+    });
+    mark.into_iter().chain(units).collect()
+}
+
+fn utf32(text: &str, big_endian: bool) -> Vec<u8> {
+    let mark: [u8; 4] = if big_endian {
+        [0, 0, 0xfe, 0xff]
+    } else {
+        [0xff, 0xfe, 0, 0]
+    };
+    let units = text.chars().flat_map(move |c| {
+        if big_endian {
+            u32::from(c).to_be_bytes()
+        } else {
+            u32::from(c).to_le_bytes()
+        }
+    });
+    mark.into_iter().chain(units).collect()
+}
+
+#[test]
+fn a_utf16be_feed_is_read_where_feed_rs_alone_panicked() {
+    let text = charset_fixture("charset-zh.xml", " encoding=\"UTF-16\"");
+    let bytes = utf16(&text, true);
+    // Positive control: feed-rs 3.0 on the raw bytes panics inside the XML reader.
+    let raw = std::panic::catch_unwind(|| feed_rs::parser::parse(&bytes[..]));
+    assert!(raw.is_err(), "feed-rs alone no longer panics: {raw:?}");
+
+    let feed = read_feed(&bytes, Some("application/rss+xml"));
+    let item = item_titled(&feed, "人民币中间价上调58个基点");
+    assert_eq!(item.source_name.as_deref(), Some("人民币汇率快讯"));
+    assert!(feed.notes.is_empty(), "{:?}", feed.notes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charsets_come_from_the_mark_the_declaration_or_the_header() {
+    let server = Arc::new(Server::default());
+    let base = serve(server.clone()).await;
+    let zh = |declaration: &str| charset_fixture("charset-zh.xml", declaration);
+    let tw = charset_fixture("charset-tw.xml", "");
+    let latin = charset_fixture("charset-latin.xml", "");
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        // The header names the charset the XML does not declare.
+        (
+            "gb2312-header",
+            "application/rss+xml; charset=GB2312",
+            encoded(encoding_rs::GBK, &zh("")),
+            "人民币中间价上调58个基点",
+        ),
+        (
+            "gb18030-header",
+            "text/xml; charset=\"gb18030\"",
+            encoded(encoding_rs::GB18030, &zh("")),
+            "人民币中间价上调58个基点",
+        ),
+        (
+            "big5-header",
+            "application/xml; charset=big5",
+            encoded(encoding_rs::BIG5, &tw),
+            "新臺幣匯率收盤升值",
+        ),
+        // iso-8859-1 is read as windows-1252, as browsers do: ’ – € are 0x92 0x96 0x80.
+        (
+            "latin-header",
+            "application/rss+xml; charset=ISO-8859-1",
+            encoded(encoding_rs::WINDOWS_1252, &latin),
+            "Café, blé et cacao : les cours s’envolent – 3 €/kg",
+        ),
+        // The declaration wins over the header.
+        (
+            "gbk-declared",
+            "application/rss+xml; charset=utf-8",
+            encoded(encoding_rs::GBK, &zh(" encoding=\"GBK\"")),
+            "人民币中间价上调58个基点",
+        ),
+        // A byte order mark wins over both.
+        (
+            "utf16le-mark",
+            "application/rss+xml; charset=big5",
+            utf16(&zh(" encoding=\"GBK\""), false),
+            "人民币中间价上调58个基点",
+        ),
+        (
+            "utf32be-mark",
+            "application/rss+xml",
+            utf32(&zh(" encoding=\"UTF-32\""), true),
+            "人民币中间价上调58个基点",
+        ),
+        (
+            "utf32le-mark",
+            "application/rss+xml",
+            utf32(&zh(""), false),
+            "人民币中间价上调58个基点",
+        ),
+        // An unknown label: UTF-8, said in a note.
+        (
+            "unknown-label",
+            "application/rss+xml; charset=x-made-up",
+            zh("").into_bytes(),
+            "人民币中间价上调58个基点",
+        ),
+    ];
+    let mut sources = Vec::new();
+    for (name, content_type, body, _) in &cases {
+        let path = format!("/charset/{name}.xml");
+        server.serve_body(&path, content_type, body.clone());
+        sources.push(feed(&base, &path, name, quick()));
+    }
+    let t = app_with(sources);
+    let report = poll(&t.app, true).await;
+    for (name, _, _, title) in &cases {
+        let s = source(&report, name);
+        assert_eq!(s.outcome, Outcome::Ingested, "{name}: {s:#?}");
+        assert_eq!(s.items, 1, "{name}");
+        let day = "2026-05-20";
+        assert!(
+            items_of(&t.app, day).iter().any(|i| i.title == *title),
+            "{name}: {:#?}",
+            items_of(&t.app, day)
+        );
+    }
+    let lines = |name: &str| source(&report, name).lines.join("\n");
+    assert!(lines("gbk-declared").contains("HTTP Content-Type says \"utf-8\""));
+    assert!(lines("utf16le-mark").contains("the byte order mark says UTF-16LE"));
+    assert!(lines("unknown-label").contains("unknown charset \"x-made-up\""));
+    assert_eq!(lines("gb2312-header"), "", "nothing to say");
+    let tw = items_of(&t.app, "2026-05-20")
+        .into_iter()
+        .find(|i| i.title == "新臺幣匯率收盤升值")
+        .unwrap();
+    assert_eq!(tw.summary, "外資匯入，新臺幣終場收在三十二元。");
+}
+
+#[test]
+fn dates_without_a_zone_are_read_in_the_configured_timezone() {
+    let bytes = fixture("zoneless-dates.xml");
+    // Positive control: feed-rs's own reader drops the zone-less dates.
+    let raw = feed_rs::parser::parse(&bytes[..]).unwrap();
+    assert_eq!(
+        raw.entries.iter().filter(|e| e.published.is_some()).count(),
+        1,
+        "only the zoned date"
+    );
+
+    let feed = read_fixture("zoneless-dates.xml");
+    assert_eq!(feed.documents.len(), 7);
+    for (title, expected) in [
+        ("空格分隔的日期时间", "2015-03-02T08:12:54+00:00"),
+        ("RFC 822 形式但没有时区", "2016-10-26T13:53:13+00:00"),
+        ("月日年加上午下午", "2023-12-16T06:02:33+00:00"),
+        ("ISO 形式但没有时区", "2016-10-26T13:53:13+00:00"),
+        ("带时区的 RFC 822", "2026-05-18T01:20:00+00:00"),
+    ] {
+        let item = item_titled(&feed, title);
+        assert_eq!(published(item), expected, "{title}");
+        let local_day = item.published_at.unwrap().with_timezone(&TZ).date_naive();
+        assert_eq!(item.brief_date, local_day, "{title}");
+    }
+    // No date, and a date that cannot be read: the fetch day, said in the notes.
+    for title in ["完全没有日期", "读不懂的日期"] {
+        let item = item_titled(&feed, title);
+        assert_eq!(item.published_at, None, "{title}");
+        assert_eq!(item.brief_date, day("2026-03-12"), "{title}");
+    }
+    assert_eq!(
+        notes_with(&feed, "no date"),
+        ["1 entry has no date: dated by the fetch time (2026-03-12)"]
+    );
+    assert_eq!(
+        notes_with(&feed, "could not be read"),
+        [
+            "1 entry has a date that could not be read (\"昨天下午\"): dated by the fetch time (2026-03-12)"
+        ]
+    );
+}
+
+#[test]
+fn atom_0_3_keeps_its_entries_and_dates() {
+    let bytes = fixture("atom03.xml");
+    // Positive control: feed-rs alone reads no entry of it (or refuses it).
+    let raw = feed_rs::parser::parse(&bytes[..]);
+    assert!(
+        raw.as_ref().map_or(true, |f| f.entries.is_empty()),
+        "{raw:?}"
+    );
+
+    let feed = read_fixture("atom03.xml");
+    assert_eq!(feed.documents.len(), 3, "{:?}", feed.notes);
+    let omo = item_titled(&feed, "央行公开市场净投放1200亿元");
+    assert_eq!(published(omo), "2026-05-21T01:30:00+00:00", "issued");
+    assert_eq!(omo.summary, "逆回购操作净投放。");
+    assert_eq!(omo.body, "今日开展7天期逆回购操作。\n中标利率持平。");
+    assert_eq!(
+        omo.source_url.as_deref(),
+        Some("https://old.example.org/2026/05/21/omo")
+    );
+    let hsi = item_titled(&feed, "港股恒指收涨1.2%");
+    assert_eq!(
+        published(hsi),
+        "2026-05-21T08:05:00+00:00",
+        "created, no issued"
+    );
+    assert_eq!(
+        hsi.body,
+        "恒生指数收涨1.2%，成交额1500亿港元。\n科技股领涨。"
+    );
+    let modified = item_titled(&feed, "只有修改时间的条目");
+    assert_eq!(published(modified), "2026-05-21T10:00:00+00:00", "modified");
+    assert_eq!(modified.body, "收盘点评");
+    assert_eq!(
+        item_titled(&feed, "央行公开市场净投放1200亿元")
+            .source_name
+            .as_deref(),
+        Some("旧版 Atom 测试源")
+    );
+    assert_eq!(
+        notes_with(&feed, "read as Atom 0.3").len(),
+        1,
+        "{:?}",
+        feed.notes
+    );
+    assert_eq!(notes_with(&feed, "base64").len(), 1, "{:?}", feed.notes);
+}
+
+#[test]
+fn dc_title_and_xhtml_body_are_read_in_rss_items() {
+    let bytes = fixture("rss-old-elements.xml");
+    // Positive control: feed-rs alone leaves the first item without a title and the
+    // second without content.
+    let raw = feed_rs::parser::parse(&bytes[..]).unwrap();
+    assert!(raw.entries[0].title.is_none());
+    assert!(raw.entries[1].content.is_none());
+
+    let feed = read_fixture("rss-old-elements.xml");
+    assert_eq!(feed.documents.len(), 3);
+    let dc = item_titled(&feed, "只有 dc:title 的条目");
+    assert_eq!(published(dc), "2026-05-22T00:00:00+00:00", "dc:date");
+    let body = item_titled(&feed, "正文在 xhtml:body 里");
+    assert_eq!(body.body, "第一段：出口增长&进口回落。\n第二段。");
+    // RSS's own title wins over dc:title.
+    item_titled(&feed, "两种标题都有");
+    assert_eq!(
+        notes_with(&feed, "dc:title"),
+        ["took the title of 1 item from dc:title"]
+    );
+    assert_eq!(notes_with(&feed, "xhtml:body").len(), 1);
+}
+
+#[test]
+fn base64_atom_content_is_decoded_and_binary_content_left_out() {
+    let bytes = fixture("atom-base64.xml");
+    // Positive control: feed-rs hands on the base64 text as it is.
+    let raw = feed_rs::parser::parse(&bytes[..]).unwrap();
+    let body = raw.entries[0]
+        .content
+        .as_ref()
+        .unwrap()
+        .body
+        .clone()
+        .unwrap();
+    assert!(body.starts_with("PHA+"), "{body}");
+
+    let feed = read_fixture("atom-base64.xml");
+    let text = item_titled(&feed, "内容是 base64 编码的 HTML");
+    assert_eq!(text.body, "解码后的正文：债市走强。");
+    let image = item_titled(&feed, "内容是一张图片");
+    assert_eq!(image.body, "图片说明文字。", "the summary, not the image");
+    assert_eq!(
+        notes_with(&feed, "binary content").len(),
+        1,
+        "{:?}",
+        feed.notes
+    );
+}
+
+#[test]
+fn rss_1_0_with_dc_date_keeps_its_dates() {
+    let feed = read_fixture("rss1.xml");
+    let item = item_titled(&feed, "日银维持利率不变");
+    assert_eq!(published(item), "2026-05-24T03:30:00+00:00");
+    assert_eq!(item.source_name.as_deref(), Some("RSS 1.0 测试源"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_feeds_are_healthy_sources_with_no_entries() {
+    // Positive control: feed-rs alone calls an RSS document without a channel no feed.
+    let raw = feed_rs::parser::parse(&fixture("rss-no-channel.xml")[..]);
+    assert!(
+        raw.as_ref()
+            .is_err_and(|e| e.to_string().contains("no root element")),
+        "{raw:?}"
+    );
+    let server = Arc::new(Server::default());
+    let base = serve(server.clone()).await;
+    let empties = [
+        ("no-channel", "rss-no-channel.xml", RSS),
+        ("empty-channel", "rss-empty-channel.xml", RSS),
+        ("empty-atom", "atom-empty.xml", "application/atom+xml"),
+        ("empty-json", "feed-empty.json", "application/feed+json"),
+    ];
+    let mut sources = Vec::new();
+    for (name, file, content_type) in empties {
+        let path = format!("/empty/{file}");
+        server.serve_body(&path, content_type, fixture(file));
+        sources.push(feed(&base, &path, name, quick()));
+    }
+    // Positive control for the health record: a broken feed in the same poll is failing.
+    sources.push(feed(&base, "/bad.xml", "malformed", quick()));
+    let t = app_with(sources);
+    let (notifier, mut notices) = Notifier::channel(true);
+    let report = poll_and_notify(&t.app, &notifier, true, None).await;
+    for (name, _, _) in empties {
+        let s = source(&report, name);
+        assert_eq!(s.outcome, Outcome::Ingested, "{name}: {s:#?}");
+        assert_eq!((s.items, s.error.as_deref()), (0, None), "{name}");
+        assert!(!s.became_failing, "{name}");
+        let state = t.store().source_state(name).unwrap().unwrap();
+        assert_eq!(state.consecutive_failures, 0, "{name}");
+        assert!(
+            state.last_success.is_some() && state.last_error.is_none(),
+            "{name}"
+        );
+    }
+    assert!(
+        source(&report, "no-channel")
+            .lines
+            .iter()
+            .any(|l| l.contains("no channel")),
+        "{:?}",
+        source(&report, "no-channel").lines
+    );
+    assert!(source(&report, "malformed").became_failing);
+    let state = t.store().source_state("malformed").unwrap().unwrap();
+    assert_eq!(state.consecutive_failures, 1);
+    let told = drain(&mut notices);
+    assert_eq!(told.len(), 1, "only the broken feed is told: {told:?}");
+    assert!(told[0].contains("malformed"), "{told:?}");
+}
+
+/// Polls `count` feed sources on one host, each held 400 ms by the server, with the
+/// given limits; returns the most requests the server had in flight at once.
+async fn most_in_flight(count: usize, global: u64, per_host: u64) -> u32 {
+    let server = Arc::new(Server::default());
+    let base = serve(server.clone()).await;
+    let sources = (0..count)
+        .map(|i| {
+            feed(
+                &base,
+                &format!("/held/{i}.xml"),
+                &format!("held-{i}"),
+                quick(),
+            )
+        })
+        .collect();
+    let t = common::spawn_core_with(|c| {
+        c.sources = sources;
+        c.ingest.max_concurrent_fetches = global;
+        c.ingest.max_fetches_per_host = per_host;
+    });
+    let report = poll(&t.app, true).await;
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(server.in_flight.load(Ordering::SeqCst), 0);
+    server.max_in_flight.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_to_one_host_are_limited() {
+    assert_eq!(most_in_flight(8, 8, 2).await, 2, "per host");
+    // Positive control: a higher limit lets more through at once.
+    assert_eq!(most_in_flight(8, 8, 5).await, 5, "a higher per-host limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_over_all_hosts_are_limited() {
+    assert_eq!(most_in_flight(8, 3, 8).await, 3, "global");
+    assert_eq!(most_in_flight(8, 6, 8).await, 6, "a higher global limit");
 }

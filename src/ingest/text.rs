@@ -286,11 +286,14 @@ pub fn strip_markdown_inline(text: &str) -> String {
     strip_emphasis(&strip_inline_tags(&out))
 }
 
-/// The longest reference name [`decode_entities`] reads (`#x10FFFF` and `thinsp` fit).
-const MAX_ENTITY_NAME: usize = 10;
+/// The longest reference name [`decode_entities`] reads, without `&` and `;`: the longest
+/// name in the HTML table (`CounterClockwiseContourIntegral`, 31 bytes; the table's
+/// length counts the `&` and the `;` too). `#x10FFFF` and ten-digit decimals fit as well.
+pub const MAX_ENTITY_NAME: usize = htmlize::ENTITY_MAX_LENGTH - 2;
 
-/// Decodes HTML character references (`&lt;`, `&#x2f;`, `&nbsp;`…) as feeds and our own
-/// templates write them; an unknown one is left as written.
+/// Decodes HTML character references (`&lt;`, `&#x2f;`, `&nbsp;`, `&bull;`, `&eacute;`…,
+/// the whole HTML table) as feeds and our own templates write them; an unknown one is
+/// left as written. A reference needs its `;` (`&copy 2024` stays as written).
 pub fn decode_entities(text: &str) -> String {
     if !text.contains('&') {
         return text.to_string();
@@ -309,8 +312,9 @@ pub fn decode_entities(text: &str) -> String {
             continue;
         }
         let after = &text[amp + 1..];
-        // A reference is at most 10 bytes before its `;`: look no further (searching to the
-        // end for a `;` from every `&` would be quadratic on text with no `;`).
+        // A reference is at most MAX_ENTITY_NAME bytes before its `;`: look no further
+        // (searching to the end for a `;` from every `&` would be quadratic on text with
+        // no `;`).
         let decoded = after
             .bytes()
             .take(MAX_ENTITY_NAME + 1)
@@ -318,7 +322,7 @@ pub fn decode_entities(text: &str) -> String {
             .and_then(|semi| decode_entity(&after[..semi]).map(|c| (c, semi)));
         if let Some((c, semi)) = decoded {
             out.push_str(&text[copied..amp]);
-            out.push(c);
+            out.push_str(&c);
             copied = amp + 1 + semi + 1;
         }
     }
@@ -326,33 +330,49 @@ pub fn decode_entities(text: &str) -> String {
     out
 }
 
-pub fn decode_entity(name: &str) -> Option<char> {
+/// The text of one reference, given what stands between `&` and `;`: a number (`#38`,
+/// `#x26`) or a name from the HTML table (`amp`, `nbsp`, `NotEqualTilde`, which is two
+/// code points). Numbers are read as browsers read them: 0, surrogates and numbers past
+/// U+10FFFF are U+FFFD, and 128–159 are the windows-1252 characters old pages meant
+/// (`&#150;` is `–`).
+pub fn decode_entity(name: &str) -> Option<std::borrow::Cow<'static, str>> {
+    use std::borrow::Cow;
     if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse().ok()?,
+        let (digits, radix) = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16),
+            None => (num, 10),
         };
-        return char::from_u32(code);
+        if digits.is_empty() || !digits.bytes().all(|b| (b as char).is_digit(radix)) {
+            return None;
+        }
+        // Too many digits for any code point: the replacement character, as a browser.
+        let code = u32::from_str_radix(digits, radix).unwrap_or(u32::MAX);
+        return Some(Cow::Owned(numeric_reference(code).to_string()));
     }
-    Some(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => ' ',
-        "ensp" | "emsp" | "thinsp" => ' ',
-        "mdash" => '—',
-        "ndash" => '–',
-        "hellip" => '…',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "middot" => '·',
-        "yen" => '¥',
-        _ => return None,
-    })
+    if name.is_empty() || name.len() > MAX_ENTITY_NAME {
+        return None;
+    }
+    // The table's keys are written `&name;`.
+    let mut key = [0u8; htmlize::ENTITY_MAX_LENGTH];
+    key[0] = b'&';
+    key[1..=name.len()].copy_from_slice(name.as_bytes());
+    key[name.len() + 1] = b';';
+    let glyph = htmlize::ENTITIES.get(&key[..name.len() + 2])?;
+    std::str::from_utf8(glyph).ok().map(Cow::Borrowed)
+}
+
+/// The character a numeric reference stands for, as HTML reads it.
+fn numeric_reference(code: u32) -> char {
+    if (0x80..=0x9f).contains(&code) {
+        // The C1 range means windows-1252 bytes in practice (HTML's own rule).
+        let byte = [code as u8];
+        let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
+        return text.chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+    }
+    match code {
+        0 => char::REPLACEMENT_CHARACTER,
+        _ => char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER),
+    }
 }
 
 /// Test inputs built from `tokens`: every sequence of up to `max_tokens` of them, then
@@ -423,11 +443,11 @@ mod tests {
             let after = &rest[amp + 1..];
             let decoded = after
                 .find(';')
-                .filter(|semi| *semi <= 10)
+                .filter(|semi| *semi <= MAX_ENTITY_NAME)
                 .and_then(|semi| decode_entity(&after[..semi]).map(|c| (c, semi)));
             match decoded {
                 Some((c, semi)) => {
-                    out.push(c);
+                    out.push_str(&c);
                     rest = &after[semi + 1..];
                 }
                 None => {
@@ -451,7 +471,21 @@ mod tests {
             );
         }
         let refs = [
-            "&", ";", "amp", "a", "#", "x", "X", "2f", "1", "12345", "thinsp", "重", " ",
+            "&",
+            ";",
+            "amp",
+            "a",
+            "#",
+            "x",
+            "X",
+            "2f",
+            "1",
+            "12345",
+            "thinsp",
+            "重",
+            " ",
+            "CounterClockwiseContourIntegral",
+            "NotEqualTilde",
         ];
         for s in token_strings(&refs, 4, 20_000, 40) {
             assert_eq!(decode_entities(&s), quadratic_decode_entities(&s), "{s:?}");
@@ -547,6 +581,30 @@ mod tests {
         }
         assert!(is_tag_in("SPAN", INLINE_TAGS));
         assert!(!is_tag_in("", INLINE_TAGS));
+    }
+
+    #[test]
+    fn the_whole_html_entity_table_is_decoded() {
+        assert_eq!(
+            decode_entities("&bull; 25&deg;C Caf&eacute;&nbsp;&hearts; &lt;b&gt; &amp;"),
+            "• 25°C Café\u{a0}♥ <b> &"
+        );
+        // The longest name, and one that is two code points.
+        assert_eq!(decode_entities("&CounterClockwiseContourIntegral;"), "∳");
+        assert_eq!(decode_entities("&NotEqualTilde;"), "\u{2242}\u{338}");
+        // Numbers as a browser reads them.
+        assert_eq!(
+            decode_entities("&#x4E2D;&#25991;&#150;&#0;&#xD800;"),
+            "中文–\u{fffd}\u{fffd}"
+        );
+        assert_eq!(decode_entities("&#99999999999;"), "\u{fffd}");
+        // Unknown names, names without `;` and empty numbers stay as written.
+        for kept in ["&unknownthing;", "&copy 2024", "&#;", "&#x;", "AT&T", "&;"] {
+            assert_eq!(decode_entities(kept), kept);
+        }
+        // A name longer than any in the table is not looked up.
+        let long = format!("&{};", "a".repeat(MAX_ENTITY_NAME + 1));
+        assert_eq!(decode_entities(&long), long);
     }
 
     #[test]

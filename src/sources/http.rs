@@ -2,12 +2,14 @@
 //! limit enforced while the body streams in, and retries with jittered exponential
 //! backoff for the failures that may pass (no connection, timeouts, 5xx, 429).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{
     CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Sent with every request, so operators of the sites we poll can tell who we are.
 pub const USER_AGENT: &str = concat!(
@@ -72,6 +74,28 @@ impl FetchError {
     }
 }
 
+/// The slots a fetch waits for: one of all fetches' (`ingest.max_concurrent_fetches`)
+/// and one of its host's (`ingest.max_fetches_per_host`). Tokio semaphores, so a task
+/// waiting for a slot holds no thread and no lock.
+#[derive(Debug, Clone)]
+pub struct FetchSlots {
+    pub global: Arc<Semaphore>,
+    pub host: Arc<Semaphore>,
+}
+
+impl FetchSlots {
+    /// Waits for both slots; they are free again when the returned permits drop. The
+    /// host's is taken first, so a fetch waiting for its busy host holds no global slot
+    /// that fetches to other hosts could use (and every fetch takes them in one order).
+    async fn take(&self) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+        // Our semaphores are never closed, so neither wait fails; if one did, the fetch
+        // would go on without a slot rather than never.
+        let host = Arc::clone(&self.host).acquire_owned().await.ok()?;
+        let global = Arc::clone(&self.global).acquire_owned().await.ok()?;
+        Some((host, global))
+    }
+}
+
 /// How to fetch one source.
 #[derive(Debug, Clone)]
 pub struct FetchSpec {
@@ -82,6 +106,8 @@ pub struct FetchSpec {
     /// Validators from the last successful fetch, sent back for a conditional GET.
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// The slots each attempt waits for; none, no limit.
+    pub slots: Option<FetchSlots>,
 }
 
 #[derive(Debug)]
@@ -158,8 +184,14 @@ fn jitter() -> f64 {
     f64::from(mixed % 1_000_000) / 1_000_000.0
 }
 
-/// One try: the whole exchange, body included, must fit in `spec.timeout`.
+/// One try: the whole exchange, body included, must fit in `spec.timeout` (counted once
+/// the fetch has its slots). The slots are held for this try only, not while waiting to
+/// retry.
 async fn fetch_once(client: &reqwest::Client, spec: &FetchSpec) -> Result<Fetched, FetchError> {
+    let _slots = match &spec.slots {
+        Some(slots) => slots.take().await,
+        None => None,
+    };
     match tokio::time::timeout(spec.timeout, exchange(client, spec)).await {
         Ok(result) => result,
         Err(_) => Err(FetchError::Timeout {

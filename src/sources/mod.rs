@@ -11,11 +11,15 @@
 //! XML, a timeout, an oversized body) gives that source an error and leaves the other
 //! sources and every stored item alone. Nothing is saved from a body that did not parse.
 
+pub mod charset;
 pub mod feed;
+pub mod feed_dates;
+pub mod feed_repair;
 pub mod http;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -24,9 +28,10 @@ use chrono_tz::Tz;
 use crate::app::{AppError, Core, DirSourceError, IngestOutcomeError, bytes_hash};
 use crate::config::FetchConfig;
 use crate::notify::Notifier;
-use crate::settings::{Source, SourceSpec};
+use crate::settings::{FetchLimits, Source, SourceSpec};
 use crate::store::sources::{HealthChange, SourceState, Validators};
-use http::{FetchError, FetchSpec, Fetched};
+use http::{FetchError, FetchSlots, FetchSpec, Fetched};
+use tokio::sync::Semaphore;
 
 /// A source polled a little less than its interval ago is still due: the ingest cron
 /// fires on the minute, and a poll that took a few seconds must not push the next one a
@@ -218,9 +223,11 @@ impl Done {
 
 /// Polls every configured source that is due (every one when `force`), each on its own
 /// task, and records each one's health. Never fails as a whole: a source that cannot be
-/// polled is reported as failed. With a `deadline`, feeds and urls still being fetched
-/// then are reported [`Outcome::Late`] and left to finish on their own; folders are always
-/// waited for.
+/// polled is reported as failed. Fetches wait for slots: at most
+/// `ingest.max_concurrent_fetches` at once, and `ingest.max_fetches_per_host` to one host
+/// (each attempt holds its slots; a retry's backoff does not). With a `deadline`, feeds
+/// and urls still being fetched then are reported [`Outcome::Late`] and left to finish
+/// on their own; folders are always waited for.
 pub async fn poll_all(
     core: &Core,
     force: bool,
@@ -239,6 +246,7 @@ pub async fn poll_all(
         }
     };
     let client = http::client().map_err(|e| e.to_string());
+    let mut slots = FetchGate::new(core.settings.fetch_limits);
     let now = Utc::now().timestamp();
     let mut tasks = Vec::with_capacity(sources.len());
     for source in sources {
@@ -249,7 +257,15 @@ pub async fn poll_all(
             continue;
         }
         let id = source.id.clone();
-        let task = tokio::spawn(poll_one(core.clone(), client.clone(), source, state, tz));
+        let source_slots = slots.for_source(&source);
+        let task = tokio::spawn(poll_one(
+            core.clone(),
+            client.clone(),
+            source,
+            state,
+            tz,
+            source_slots,
+        ));
         tasks.push((id, kind, Some(task)));
     }
     let mut report = SourcesReport::default();
@@ -293,6 +309,46 @@ pub async fn poll_all(
         report.sources.push(source_report);
     }
     report
+}
+
+/// The fetch slots of one poll: one semaphore for all fetches, one per host (a host is
+/// its name and port: sources behind one bridge share it).
+struct FetchGate {
+    limits: FetchLimits,
+    global: Arc<Semaphore>,
+    hosts: HashMap<String, Arc<Semaphore>>,
+}
+
+impl FetchGate {
+    fn new(limits: FetchLimits) -> FetchGate {
+        FetchGate {
+            limits,
+            global: Arc::new(Semaphore::new(limits.global)),
+            hosts: HashMap::new(),
+        }
+    }
+
+    /// The slots a remote source's fetches wait for; a folder needs none.
+    fn for_source(&mut self, source: &Source) -> Option<FetchSlots> {
+        let url = match &source.kind {
+            SourceSpec::Dir { .. } => return None,
+            SourceSpec::Feed { url, .. } | SourceSpec::Url { url, .. } => url,
+        };
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default().to_ascii_lowercase(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        let per_host = self.limits.per_host;
+        let host = self
+            .hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(per_host)));
+        Some(FetchSlots {
+            global: Arc::clone(&self.global),
+            host: Arc::clone(host),
+        })
+    }
 }
 
 fn late(id: &str, kind: SourceKind) -> SourceReport {
@@ -349,6 +405,7 @@ async fn poll_one(
     source: Source,
     state: Option<SourceState>,
     tz: Tz,
+    slots: Option<FetchSlots>,
 ) -> SourceReport {
     let kind = SourceKind::of(&source);
     let id = source.id;
@@ -364,6 +421,7 @@ async fn poll_one(
                     url: url.as_str(),
                     fetch: &fetch,
                     tz,
+                    slots,
                 };
                 remote.poll(state.unwrap_or_default()).await
             }
@@ -487,6 +545,7 @@ struct Remote<'a> {
     url: &'a str,
     fetch: &'a FetchConfig,
     tz: Tz,
+    slots: Option<FetchSlots>,
 }
 
 impl Remote<'_> {
@@ -500,6 +559,7 @@ impl Remote<'_> {
             // means "what you already have".
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
+            slots: self.slots.clone(),
         };
         let fetched =
             http::fetch(self.client, &spec)
@@ -581,13 +641,12 @@ impl Parsing<'_> {
             });
         }
         let parsed =
-            feed::parse_feed(bytes, self.url, self.id, self.tz, Utc::now()).map_err(|e| {
-                SourceError::BadFeed {
+            feed::parse_served_feed(bytes, content_type, self.url, self.id, self.tz, Utc::now())
+                .map_err(|e| SourceError::BadFeed {
                     name: self.id.to_string(),
                     url: self.shown.to_string(),
                     message: e.to_string(),
-                }
-            })?;
+                })?;
         let (items, new_items) = self
             .core
             .store_documents(&parsed.documents, self.id)
