@@ -15,20 +15,20 @@ pub struct ImpactTarget {
     pub name: String,
 }
 
+fn target_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ImpactTarget> {
+    Ok(ImpactTarget {
+        id: row.get(0)?,
+        name: row.get(1)?,
+    })
+}
+
 impl Store {
     /// The target whose folded text is `key` (see [`crate::topics::fold_target`]).
     pub fn impact_target(&self, key: &str) -> Result<Option<ImpactTarget>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, name FROM impact_targets WHERE key = ?1")?;
-        Ok(stmt
-            .query_row([key], |r| {
-                Ok(ImpactTarget {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                })
-            })
-            .optional()?)
+        Ok(stmt.query_row([key], target_from_row).optional()?)
     }
 
     /// The target with this id (from a 更多 button), if there is one.
@@ -36,14 +36,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, name FROM impact_targets WHERE id = ?1")?;
-        Ok(stmt
-            .query_row([id], |r| {
-                Ok(ImpactTarget {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                })
-            })
-            .optional()?)
+        Ok(stmt.query_row([id], target_from_row).optional()?)
     }
 
     /// The newest items with an impact on target `id`, `limit` from `offset`.
