@@ -223,10 +223,24 @@ enum FilePlan {
     },
 }
 
+/// What a topic reply is about: a topic of `topics.toml`, or an impact target that is no
+/// topic (`股市` in `📈 股市 利多`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicSubject {
+    Topic {
+        id: String,
+    },
+    /// The target's stable id in the store (what a 更多 button carries) and its name.
+    ImpactTarget {
+        id: i64,
+        name: String,
+    },
+}
+
 /// One page of a topic reply.
 #[derive(Debug, Clone)]
 pub struct TopicPage {
-    pub topic_id: String,
+    pub subject: TopicSubject,
     pub message: OutgoingMessage,
     /// Where the next page starts, when there is one.
     pub next_offset: Option<usize>,
@@ -552,14 +566,51 @@ impl Core {
             })
     }
 
-    /// The reply `/topic NAME` gives: the newest `limit` items from `offset`.
+    /// The reply `/topic NAME` gives: the newest `limit` items from `offset`. NAME is a
+    /// topic's id, name or alias; failing that, an impact target that stored items carry.
     pub fn topic_reply(
         &self,
         name: &str,
         limit: usize,
         offset: usize,
     ) -> Result<TopicPage, AppError> {
-        let topic = self.resolve_topic(name)?;
+        let topic = match self.resolve_topic(name) {
+            Ok(topic) => topic,
+            Err(unknown) => {
+                let key = crate::topics::fold_target(name);
+                let target = self.db.with(|store| store.impact_target(&key))?;
+                return match target {
+                    Some(target) => match self.impact_page(target.id, limit, offset)? {
+                        Some(page) if page.total > 0 => Ok(page),
+                        _ => Err(unknown),
+                    },
+                    None => Err(unknown),
+                };
+            }
+        };
+        self.topic_page(topic, limit, offset)
+    }
+
+    /// A page of the topic with this id, or `None` when there is no such topic (a button
+    /// made before `topics.toml` changed).
+    pub fn topic_page_by_id(
+        &self,
+        id: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Option<TopicPage>, AppError> {
+        match self.topics.get(id) {
+            Some(topic) => Ok(Some(self.topic_page(topic, limit, offset)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn topic_page(
+        &self,
+        topic: &Topic,
+        limit: usize,
+        offset: usize,
+    ) -> Result<TopicPage, AppError> {
         let (items, total) = self.db.with(|store| {
             Ok((
                 store.items_for_topic(&topic.id, limit, offset)?,
@@ -567,13 +618,55 @@ impl Core {
             ))
         })?;
         let (message, shown) = self.renderer.topic_reply(topic, &items, total, offset)?;
-        let next = offset.saturating_add(shown);
         Ok(TopicPage {
-            topic_id: topic.id.clone(),
+            subject: TopicSubject::Topic {
+                id: topic.id.clone(),
+            },
             message,
-            next_offset: (shown > 0 && next < total).then_some(next),
+            next_offset: next_offset(offset, shown, total),
             total,
         })
+    }
+
+    /// A page of the items with an impact on the stored target `id`, newest first, or
+    /// `None` when no target has that id.
+    pub fn impact_page(
+        &self,
+        id: i64,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Option<TopicPage>, AppError> {
+        let found = self.db.with(|store| {
+            let Some(target) = store.impact_target_by_id(id)? else {
+                return Ok(None);
+            };
+            Ok(Some((
+                store.items_for_impact_target(id, limit, offset)?,
+                store.count_for_impact_target(id)?,
+                target,
+            )))
+        })?;
+        let Some((items, total, target)) = found else {
+            return Ok(None);
+        };
+        // Rendered as a topic reply: the same template, the same paging.
+        let heading = Topic {
+            id: String::new(),
+            name: format!("「{}」相关影响", target.name),
+            aliases: Vec::new(),
+            keywords: Vec::new(),
+            exclude: Vec::new(),
+        };
+        let (message, shown) = self.renderer.topic_reply(&heading, &items, total, offset)?;
+        Ok(Some(TopicPage {
+            subject: TopicSubject::ImpactTarget {
+                id: target.id,
+                name: target.name,
+            },
+            message,
+            next_offset: next_offset(offset, shown, total),
+            total,
+        }))
     }
 
     /// Topics with their item counts over the last `days` days (all items when `None`).
@@ -631,6 +724,12 @@ impl Core {
         }
         Ok(out)
     }
+}
+
+/// Where the page after one that showed `shown` items from `offset` starts, if any.
+fn next_offset(offset: usize, shown: usize, total: usize) -> Option<usize> {
+    let next = offset.saturating_add(shown);
+    (shown > 0 && next < total).then_some(next)
 }
 
 fn unchanged(items: usize) -> FileIngested {

@@ -276,7 +276,10 @@ fn topic_reply_lists_newest_items_with_tags() {
     let t = spawn_core();
     t.app.ingest_folders().unwrap();
     let page = t.app.topic_reply("金价", 5, 0).unwrap();
-    assert_eq!(page.topic_id, "gold");
+    assert_eq!(
+        page.subject,
+        ecobrief::app::TopicSubject::Topic { id: "gold".into() }
+    );
     assert_eq!(page.next_offset, None, "two gold items fit on one page");
     let reply = page.message;
     assert_telegram_valid(std::slice::from_ref(&reply));

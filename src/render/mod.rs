@@ -343,6 +343,19 @@ impl Renderer {
             .collect())
     }
 
+    /// Plain text (a command's report) as messages Telegram accepts: cut by the same
+    /// splitter as the brief, numbered `(1/n)` when it takes more than one.
+    pub fn plain_messages(&self, text: &str) -> Vec<OutgoingMessage> {
+        let block = Block {
+            text: FormattedText::plain(text),
+            keep_with_next: false,
+        };
+        number_parts(split_blocks(&[block], self.limits()))
+            .iter()
+            .map(FormattedText::to_message)
+            .collect()
+    }
+
     /// The reply to `/topic NAME`: one message, and how many items it shows. Items that do
     /// not fit are left to the next page rather than cut.
     pub fn topic_reply(
@@ -494,6 +507,7 @@ impl Renderer {
             name: "示例".into(),
             aliases: Vec::new(),
             keywords: vec!["示例".into()],
+            exclude: Vec::new(),
         };
         self.topic_reply(&topic, std::slice::from_ref(&sample), 1, 0)?;
         self.topic_reply(&topic, &[], 0, 0)?;

@@ -180,4 +180,50 @@ CREATE INDEX day_plans_open ON day_plans (outcome, brief_date);
 ALTER TABLE items ADD COLUMN tables TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX documents_by_hash ON documents (content_hash);
 "#,
+    // 6: impact targets. Each distinct target (trimmed, ASCII letters lower-cased) gets a
+    // small id that never changes, which a 更多 button carries instead of the target's text
+    // (callback data is capped at 64 bytes). Items are listed under their targets with the
+    // item's sort key, so "newest items with this target" is one index range scan, as for
+    // topics. Triggers keep the list in step with `impacts`, whichever code writes it; an
+    // item's rows go with the item.
+    r#"
+CREATE TABLE impact_targets (
+    id   INTEGER PRIMARY KEY,
+    key  TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL
+);
+
+CREATE TABLE item_targets (
+    target_id INTEGER NOT NULL REFERENCES impact_targets (id),
+    sort_at   INTEGER NOT NULL,
+    item_key  TEXT NOT NULL REFERENCES items (key) ON DELETE CASCADE,
+    PRIMARY KEY (target_id, sort_at, item_key)
+) WITHOUT ROWID;
+CREATE INDEX item_targets_by_item ON item_targets (item_key);
+
+CREATE TRIGGER impacts_list_target AFTER INSERT ON impacts
+BEGIN
+    INSERT OR IGNORE INTO impact_targets (key, name)
+        VALUES (lower(trim(NEW.target)), trim(NEW.target));
+    INSERT OR IGNORE INTO item_targets (target_id, sort_at, item_key)
+        SELECT t.id, i.sort_at, i.key FROM impact_targets t, items i
+        WHERE t.key = lower(trim(NEW.target)) AND i.key = NEW.item_key;
+END;
+
+CREATE TRIGGER impacts_unlist_target AFTER DELETE ON impacts
+BEGIN
+    DELETE FROM item_targets
+    WHERE item_key = OLD.item_key
+      AND target_id = (SELECT id FROM impact_targets WHERE key = lower(trim(OLD.target)))
+      AND NOT EXISTS (SELECT 1 FROM impacts
+                      WHERE item_key = OLD.item_key AND lower(trim(target)) = lower(trim(OLD.target)));
+END;
+
+INSERT OR IGNORE INTO impact_targets (key, name)
+    SELECT lower(trim(target)), trim(target) FROM impacts;
+INSERT OR IGNORE INTO item_targets (target_id, sort_at, item_key)
+    SELECT t.id, i.sort_at, i.key FROM impacts m
+    JOIN items i ON i.key = m.item_key
+    JOIN impact_targets t ON t.key = lower(trim(m.target));
+"#,
 ];

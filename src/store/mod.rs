@@ -3,6 +3,7 @@
 
 pub mod days;
 pub mod delivery;
+pub mod impacts;
 mod migrations;
 pub mod sources;
 

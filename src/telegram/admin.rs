@@ -14,6 +14,7 @@ use crate::message::ChatRef;
 use crate::publish::botapi::{ApiError, SendOptions};
 use crate::publish::{PublishError, Trigger};
 use crate::runner::PublishOutcome;
+use crate::sources::{Outcome, SourceReport, SourcesReport};
 use crate::store::days::DayOutcome;
 use crate::store::delivery::PublicationState;
 
@@ -170,8 +171,27 @@ fn local(at: i64, core: &Core) -> String {
 /// Longest error text `/status` and `/ingest` show for one source; the log has it whole.
 const STATUS_ERROR_CHARS: usize = 300;
 
-/// One line per configured source for `/status`: last success, and failures in a row with
-/// the last error when it is failing.
+/// At most this many sources of each kind (failing, the others) are listed by name in
+/// `/status` and `/ingest`; the counts come first and cover them all.
+const LISTED_SOURCES: usize = 10;
+
+/// Appends up to [`LISTED_SOURCES`] of `lines`, each cut to [`STATUS_ERROR_CHARS`], then
+/// `…另有 K 个{what}` for the rest.
+fn push_bounded(out: &mut String, lines: &[String], what: &str) {
+    for line in lines.iter().take(LISTED_SOURCES) {
+        out.push('\n');
+        out.push_str(&shorten(line, STATUS_ERROR_CHARS));
+    }
+    if lines.len() > LISTED_SOURCES {
+        out.push_str(&format!(
+            "\n…另有 {} 个{what}",
+            lines.len() - LISTED_SOURCES
+        ));
+    }
+}
+
+/// The sources part of `/status`: counts, then the failing sources (last success,
+/// failures in a row, last error), then the others, each list bounded.
 fn source_lines(
     core: &Core,
     store: &crate::store::Store,
@@ -184,7 +204,7 @@ fn source_lines(
         .into_iter()
         .map(|s| (s.source.clone(), s))
         .collect();
-    let mut out = String::from("\n来源：");
+    let (mut failing, mut healthy, mut unread) = (Vec::new(), Vec::new(), 0usize);
     for source in &core.settings.sources {
         let id = &source.id;
         let state = states.remove(id).unwrap_or_default();
@@ -192,23 +212,38 @@ fn source_lines(
             || "从未成功".to_string(),
             |t| format!("上次成功 {}", local(t, core)),
         );
-        let health = if state.consecutive_failures > 0 {
-            format!(
-                "，连续失败 {} 次：{}",
+        if state.consecutive_failures > 0 {
+            failing.push(format!(
+                "· {id}：{success}，连续失败 {} 次：{}",
                 state.consecutive_failures,
                 state.last_error.as_deref().unwrap_or("?")
-            )
+            ));
         } else if state.last_success.is_some() {
-            "，正常".to_string()
+            healthy.push(format!("· {id}：{success}，正常"));
         } else {
-            "，尚未读取".to_string()
-        };
-        out.push_str(&shorten(
-            &format!("\n· {id}：{success}{health}"),
-            STATUS_ERROR_CHARS,
-        ));
+            unread += 1;
+            healthy.push(format!("· {id}：{success}，尚未读取"));
+        }
     }
+    let mut out = format!(
+        "\n来源 {} 个：正常 {}，失败 {}，尚未读取 {unread}",
+        core.settings.sources.len(),
+        healthy.len() - unread,
+        failing.len()
+    );
+    push_bounded(&mut out, &failing, "失败的来源");
+    push_bounded(&mut out, &healthy, "其他来源");
     Ok(out)
+}
+
+/// Sends `text` in as many messages as Telegram needs, cut by the brief's splitter: a
+/// long report arrives in parts rather than being refused.
+async fn reply_in_parts(ctx: &BotContext, msg: &Message, text: &str) {
+    for part in ctx.core.renderer.plain_messages(text) {
+        if ctx.reply(msg, &part).await.is_none() {
+            break;
+        }
+    }
 }
 
 /// Today's state of one target, for `/status`.
@@ -313,7 +348,7 @@ pub async fn status(ctx: &BotContext, msg: &Message) -> HandlerResult {
             ))
         })
         .await?;
-    ctx.reply(msg, &plain(text)).await;
+    reply_in_parts(ctx, msg, &text).await;
     Ok(())
 }
 
@@ -330,16 +365,49 @@ pub async fn ingest(ctx: &BotContext, msg: &Message) -> HandlerResult {
     let Some(report) = ctx.jobs.ingest(true).await else {
         return Ok(());
     };
+    let text = ingest_report_text(&report);
+    reply_in_parts(ctx, msg, &text).await;
+    Ok(())
+}
+
+/// The `/ingest` reply: counts first, then the failing sources and the others (each list
+/// bounded), then the first per-file problems.
+fn ingest_report_text(report: &SourcesReport) -> String {
+    let count = |wanted: &[Outcome]| {
+        report
+            .sources
+            .iter()
+            .filter(|s| wanted.contains(&s.outcome))
+            .count()
+    };
+    let succeeded = count(&[Outcome::Ingested, Outcome::Unchanged, Outcome::NotModified]);
+    let skipped = count(&[Outcome::Skipped]);
+    let late = count(&[Outcome::Late]);
     let mut text = format!(
-        "📥 读取 {} 个来源，新增或更新 {} 条，失败 {}",
+        "📥 读取完成。来源 {} 个：成功 {succeeded}，失败 {}",
         report.sources.len(),
-        report.new_items(),
         report.failed()
     );
-    for source in &report.sources {
-        text.push('\n');
-        text.push_str(&shorten(&source.summary_line(), STATUS_ERROR_CHARS));
+    if skipped > 0 {
+        text.push_str(&format!("，跳过 {skipped}"));
     }
+    if late > 0 {
+        text.push_str(&format!("，仍在抓取 {late}"));
+    }
+    text.push_str(&format!("；新增或更新 {} 条", report.new_items()));
+    if report.sources.is_empty() {
+        text.push_str("\n配置中没有来源（[[sources]]）。");
+        return text;
+    }
+    let (failed, others): (Vec<&SourceReport>, Vec<&SourceReport>) = report
+        .sources
+        .iter()
+        .partition(|s| s.outcome == Outcome::Failed);
+    let lines = |sources: Vec<&SourceReport>| -> Vec<String> {
+        sources.iter().map(|s| s.summary_line()).collect()
+    };
+    push_bounded(&mut text, &lines(failed), "失败的来源（见 /status 与日志）");
+    push_bounded(&mut text, &lines(others), "其他来源");
     let problems = report
         .sources
         .iter()
@@ -349,9 +417,5 @@ pub async fn ingest(ctx: &BotContext, msg: &Message) -> HandlerResult {
         text.push('\n');
         text.push_str(&shorten(line, STATUS_ERROR_CHARS));
     }
-    if report.sources.is_empty() {
-        text.push_str("\n配置中没有来源（[[sources]]）。");
-    }
-    ctx.reply(msg, &plain(text)).await;
-    Ok(())
+    text
 }

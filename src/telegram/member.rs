@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use teloxide::types::{CallbackQuery, InlineKeyboardButtonKind, Message};
 
 use super::context::{BotContext, HandlerResult, plain};
-use crate::app::AppError;
+use crate::app::{AppError, TopicSubject};
 use crate::compose::ComposeError;
 use crate::message::{ChatRef, OutgoingMessage};
 use crate::publish::botapi::SendOptions;
@@ -41,9 +41,34 @@ pub async fn topics(ctx: &BotContext, msg: &Message) -> HandlerResult {
     Ok(())
 }
 
-/// `callback_data` of the "更多" button: `t:<topic id>:<offset>` (well under 64 bytes).
-fn page_data(topic_id: &str, offset: usize) -> String {
-    format!("t:{topic_id}:{offset}")
+/// What a "更多" button asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PageRequest {
+    Topic(String),
+    ImpactTarget(i64),
+}
+
+/// `callback_data` of the "更多" button, well under Telegram's 64 bytes whatever the
+/// subject: `t:<topic id>:<offset>` (ids are at most 40 ASCII bytes), or
+/// `i:<target id>:<offset>` with the store's number for an impact target, never its text
+/// (a target can be long Chinese text, 3 bytes a character).
+fn page_data(subject: &TopicSubject, offset: usize) -> String {
+    match subject {
+        TopicSubject::Topic { id } => format!("t:{id}:{offset}"),
+        TopicSubject::ImpactTarget { id, .. } => format!("i:{id}:{offset}"),
+    }
+}
+
+fn parse_page_data(data: &str) -> Option<(PageRequest, usize)> {
+    let (kind, rest) = data.split_once(':')?;
+    let (subject, offset) = rest.rsplit_once(':')?;
+    let offset = offset.parse::<usize>().ok()?;
+    let request = match kind {
+        "t" if !subject.is_empty() => PageRequest::Topic(subject.to_string()),
+        "i" => PageRequest::ImpactTarget(subject.parse().ok()?),
+        _ => return None,
+    };
+    Some((request, offset))
 }
 
 pub async fn topic(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult {
@@ -66,12 +91,12 @@ pub async fn topic(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
             let (chat, mut options) = super::context::reply_target(msg);
             options.reply_markup = page
                 .next_offset
-                .map(|next| more_button(&page_data(&page.topic_id, next)));
+                .map(|next| more_button(&page_data(&page.subject, next)));
             ctx.send(&chat, &page.message, options).await;
         }
         Err(AppError::UnknownTopic { suggestions, .. }) => {
             let text = format!(
-                "{}\n发送 /topics 查看全部专题。",
+                "{}\n发送 /topics 查看全部专题；影响标签里的对象（如 股市、通胀）也可以直接查询。",
                 unknown_topic_text(name, &suggestions)
             );
             ctx.reply(msg, &plain(text)).await;
@@ -81,28 +106,38 @@ pub async fn topic(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
     Ok(())
 }
 
-/// A press on "更多": the next page replaces the message.
-pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
-    let api = ctx.publisher.api();
-    let answer = serde_json::json!({ "callback_query_id": query.id.0 });
-    let parsed = query.data.as_deref().and_then(|d| {
-        let rest = d.strip_prefix("t:")?;
-        let (topic, offset) = rest.rsplit_once(':')?;
-        Some((topic.to_string(), offset.parse::<usize>().ok()?))
-    });
-    // Answered first, so the button stops spinning while the page is fetched and paced.
-    if let Err(e) = api.call("answerCallbackQuery", &answer).await {
+/// The answer to a press that does not page: a button from before a restart that no
+/// longer leads anywhere, or data that no button of ours carries.
+const STALE_BUTTON: &str = "这个按钮已失效，请重新发送 /topic 和专题名。";
+const NO_MORE_PAGES: &str = "没有更多内容了，请重新发送 /topic 查看最新内容。";
+const PAGING_FAILED: &str = "暂时无法翻页，请稍后再试。";
+
+/// Stops the button's spinner; `text` is shown to the user as a short notice.
+async fn answer_press(ctx: &BotContext, query: &CallbackQuery, text: Option<&str>) {
+    let mut answer = serde_json::json!({ "callback_query_id": query.id.0 });
+    if let Some(text) = text {
+        answer["text"] = serde_json::Value::from(text);
+    }
+    if let Err(e) = ctx
+        .publisher
+        .api()
+        .call("answerCallbackQuery", &answer)
+        .await
+    {
         tracing::warn!("answerCallbackQuery: {e}");
     }
-    let (Some((topic_id, offset)), Some(message)) = (
-        parsed,
-        query.message.as_ref().and_then(|m| m.regular_message()),
-    ) else {
+}
+
+/// A press on "更多": the next page replaces the message. Every press is answered; one
+/// that cannot page (forged, stale, past the end) gets a short notice and edits nothing.
+pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
+    let data = query.data.as_deref().unwrap_or_default();
+    let Some(message) = query.message.as_ref().and_then(|m| m.regular_message()) else {
+        answer_press(&ctx, &query, Some(STALE_BUTTON)).await;
         return Ok(());
     };
     // Only a message of ours that carries exactly this paging button is edited: a forged
     // callback cannot rewrite some other message with a topic page.
-    let data = query.data.as_deref().unwrap_or_default();
     let ours = message
         .from
         .as_ref()
@@ -112,37 +147,53 @@ pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
             |button| matches!(&button.kind, InlineKeyboardButtonKind::CallbackData(d) if d == data),
         )
     });
-    if !ours || !carries_button {
+    let request = parse_page_data(data);
+    let Some((request, offset)) = request.filter(|_| ours && carries_button) else {
         tracing::warn!(
             "refused a 更多 callback for a message without that button (chat {})",
             message.chat.id.0
         );
+        answer_press(&ctx, &query, Some(STALE_BUTTON)).await;
         return Ok(());
-    }
+    };
     let chat = ChatRef::Id(message.chat.id.0);
-    let wanted = topic_id.clone();
+    let wanted = request.clone();
+    // A quick read on a blocking thread; the press is answered after it (so the notice
+    // can say why nothing changed) but before the edit, which waits for the pacer.
     let page = ctx
         .core
-        .blocking(move |core| core.topic_reply(&wanted, PAGE_SIZE, offset))
+        .blocking(move |core| match wanted {
+            PageRequest::Topic(id) => core.topic_page_by_id(&id, PAGE_SIZE, offset),
+            PageRequest::ImpactTarget(id) => core.impact_page(id, PAGE_SIZE, offset),
+        })
         .await;
     match page {
-        // An offset the topic cannot reach (no items there) is not a page.
-        Ok(page) if offset >= page.total => {
-            tracing::warn!("refused a 更多 callback past the end of topic {topic_id}");
-        }
-        Ok(page) => {
+        // An offset the subject cannot reach (no items there) is not a page.
+        Ok(Some(page)) if offset < page.total => {
+            answer_press(&ctx, &query, None).await;
             let markup = page
                 .next_offset
-                .map(|next| more_button(&page_data(&page.topic_id, next)));
+                .map(|next| more_button(&page_data(&page.subject, next)));
             if let Err(e) = ctx
                 .publisher
                 .edit(&chat, i64::from(message.id.0), &page.message, markup)
                 .await
             {
-                tracing::warn!("paging topic {topic_id}: {e}");
+                tracing::warn!("paging {request:?}: {e}");
             }
         }
-        Err(e) => tracing::warn!("paging topic {topic_id}: {e}"),
+        Ok(Some(_)) => {
+            tracing::warn!("refused a 更多 callback past the end of {request:?}");
+            answer_press(&ctx, &query, Some(NO_MORE_PAGES)).await;
+        }
+        Ok(None) => {
+            tracing::warn!("refused a 更多 callback for {request:?}, which no longer exists");
+            answer_press(&ctx, &query, Some(STALE_BUTTON)).await;
+        }
+        Err(e) => {
+            tracing::warn!("paging {request:?}: {e}");
+            answer_press(&ctx, &query, Some(PAGING_FAILED)).await;
+        }
     }
     Ok(())
 }

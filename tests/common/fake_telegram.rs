@@ -1,7 +1,7 @@
 //! A fake Telegram Bot API server, over real HTTP on 127.0.0.1, that enforces Telegram's
-//! rules: 4096 code points and 100 entities per message, entity bounds in UTF-16, and rate
-//! limits (per chat, per group per minute, overall per second) answered with 429 and
-//! `retry_after`. Faults can be queued: 5xx, 403, chat not found, group migration, a
+//! rules: 4096 code points and 100 entities per message, entity bounds in UTF-16, at most
+//! 64 bytes of callback data per button, and rate limits (per chat, per group per minute,
+//! overall per second) answered with 429 and `retry_after`. Faults can be queued: 5xx, 403, chat not found, group migration, a
 //! request that never gets an answer.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -145,6 +145,25 @@ fn validate(text: &str, entities: &Value) -> Result<(), String> {
         for at in [offset, offset + length] {
             if at < utf16.len() && (0xDC00..0xE000).contains(&utf16[at]) {
                 return Err(format!("Bad Request: entity {e} splits a surrogate pair"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks inline buttons as Telegram does: `callback_data` is 1 to 64 bytes.
+fn validate_markup(markup: Option<&Value>) -> Result<(), String> {
+    let rows = markup
+        .and_then(|m| m["inline_keyboard"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    for button in rows.iter().filter_map(|r| r.as_array()).flatten() {
+        if let Some(data) = button.get("callback_data") {
+            let len = data.as_str().map_or(0, str::len);
+            if !(1..=64).contains(&len) {
+                return Err(format!(
+                    "Bad Request: BUTTON_DATA_INVALID ({len} bytes of callback_data)"
+                ));
             }
         }
     }
@@ -295,7 +314,9 @@ async fn handle(
             let chat = chat_key(&body["chat_id"]);
             let text = body["text"].as_str().unwrap_or("").to_string();
             let entities = body.get("entities").cloned().unwrap_or(json!([]));
-            if let Err(description) = validate(&text, &entities) {
+            if let Err(description) =
+                validate(&text, &entities).and_then(|()| validate_markup(body.get("reply_markup")))
+            {
                 return error(StatusCode::BAD_REQUEST, 400, &description, None);
             }
             let mut state = fake.state.lock().unwrap();
