@@ -288,3 +288,25 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let topics = ecobrief(&db, &["topics"]);
     assert!(stdout(&topics).contains("gold"));
 }
+
+/// Logs read by a file or a journal carry no colour codes: stderr here is a pipe.
+#[test]
+fn logs_on_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.md");
+    std::fs::write(&broken, "---\ntitle: 未闭合\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ecobrief"))
+        .current_dir(repo_path(""))
+        .arg("--db")
+        .arg(dir.path().join("log.db"))
+        .arg("ingest")
+        .arg(&broken)
+        .env("ECOBRIEF_LOG", "info")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("binary runs");
+    let log = stderr(&out);
+    // Positive control: there is a log line to look at, with its level word.
+    assert!(log.contains("WARN") && log.contains("broken.md"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}

@@ -732,8 +732,11 @@ fn is_document_type(media: &str) -> bool {
 /// `text/html` and does not start like a feed (some servers do label real feeds
 /// `text/html`, and those still parse).
 fn is_html_page(bytes: &[u8], content_type: Option<&str>) -> bool {
+    // NULs dropped: a UTF-16 or UTF-32 feed's ASCII then reads as ASCII (`<\0r\0s\0s\0`),
+    // and its byte order mark (not UTF-8) as replacement characters.
     let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)])
-        .trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n'])
+        .replace('\0', "")
+        .trim_start_matches(['\u{feff}', '\u{fffd}', ' ', '\t', '\r', '\n'])
         .to_ascii_lowercase();
     let feed_root = ["<rss", "<feed", "<rdf:rdf"]
         .iter()
@@ -795,6 +798,12 @@ mod tests {
             b"{\"version\": \"https://jsonfeed.org/version/1.1\"}",
             None
         ));
+        // A UTF-16 feed that a server labels text/html is still a feed.
+        let utf16: Vec<u8> = "\u{feff}<?xml version=\"1.0\"?><rss version=\"2.0\">"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
+        assert!(!is_html_page(&utf16, Some("text/html")));
     }
 
     #[test]
