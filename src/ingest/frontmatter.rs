@@ -198,7 +198,7 @@ const DATETIME_FORMATS: &[&str] = &[
 
 /// The instant of a local time: the earlier one when a DST change repeats it, and an
 /// hour later when a DST gap skips it (zones without DST, like Asia/Shanghai, have neither).
-fn local_to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     tz.from_local_datetime(&local)
         .earliest()
         .or_else(|| {

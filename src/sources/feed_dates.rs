@@ -16,7 +16,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::ingest::frontmatter::parse_doc_date;
+use crate::ingest::frontmatter::{local_to_utc, parse_doc_date};
 
 /// Longer than any date anyone writes: not read.
 pub const MAX_DATE_TEXT: usize = 96;
@@ -65,12 +65,12 @@ fn iso_like(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
         return Some(Utc.from_utc_datetime(&local));
     }
     if let Some(local) = naive_iso(text) {
-        return local_instant(tz, local);
+        return local_to_utc(tz, local);
     }
     // The document forms (`2026/05/18 09:20`, `2026年05月18日`), in `tz`.
     let date = parse_doc_date(text, tz)?;
     date.instant
-        .or_else(|| local_instant(tz, date.day.and_time(NaiveTime::MIN)))
+        .or_else(|| local_to_utc(tz, date.day.and_time(NaiveTime::MIN)))
 }
 
 /// `2016-10-26T21:53:13`, with a space or a `T`, with or without seconds and fractions.
@@ -83,18 +83,6 @@ fn naive_iso(text: &str) -> Option<NaiveDateTime> {
     ]
     .iter()
     .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-}
-
-/// The instant of a local time in `tz`: the earlier one when a DST change repeats it, an
-/// hour later when a gap skips it.
-fn local_instant(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    tz.from_local_datetime(&local)
-        .earliest()
-        .or_else(|| {
-            tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
-                .earliest()
-        })
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The parts of an RFC 2822-like date, as they are found.
@@ -144,7 +132,7 @@ fn rfc2822_like(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
             .from_local_datetime(&local)
             .single()
             .map(|t| t.with_timezone(&Utc)),
-        None => local_instant(tz, local),
+        None => local_to_utc(tz, local),
     }
 }
 

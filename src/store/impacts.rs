@@ -5,7 +5,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{IMPACTS_SQL, Result, Store, item_from_row, load_impacts};
+use super::{Result, Store};
 use crate::model::Item;
 
 /// A stored impact target: its stable id and the spelling it was first stored with.
@@ -52,19 +52,12 @@ impl Store {
              ORDER BY item_targets.sort_at DESC, item_targets.item_key DESC
              LIMIT ?2 OFFSET ?3",
         )?;
-        let mut impacts = self.conn.prepare_cached(IMPACTS_SQL)?;
-        let mut rows = stmt.query(params![
+        let rows = stmt.query(params![
             id,
             i64::try_from(limit).unwrap_or(i64::MAX),
             i64::try_from(offset).unwrap_or(i64::MAX)
         ])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut item = item_from_row(row)?;
-            item.impacts = load_impacts(&mut impacts, &item.key)?;
-            out.push(item);
-        }
-        Ok(out)
+        self.items_with_impacts(rows)
     }
 
     /// How many stored items have an impact on target `id`.

@@ -460,8 +460,13 @@ impl Store {
              ORDER BY item_topics.sort_at DESC, item_topics.item_key DESC
              LIMIT ?2 OFFSET ?3",
         )?;
+        let rows = stmt.query(params![topic_id, limit as i64, offset as i64])?;
+        self.items_with_impacts(rows)
+    }
+
+    /// The items of `rows` (`SELECT items.*`), each with its impacts.
+    pub(crate) fn items_with_impacts(&self, mut rows: rusqlite::Rows<'_>) -> Result<Vec<Item>> {
         let mut impacts = self.conn.prepare_cached(IMPACTS_SQL)?;
-        let mut rows = stmt.query(params![topic_id, limit as i64, offset as i64])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let mut item = item_from_row(row)?;
