@@ -485,6 +485,7 @@ fn query_document(synth: &mut Synth, n: usize) -> ParsedDocument {
         items: vec![item],
         warnings: Vec::new(),
         dated_by: ecobrief::model::DatedBy::Entry,
+        origin: ecobrief::model::Origin::Feed,
     }
 }
 

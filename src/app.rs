@@ -439,6 +439,7 @@ impl Core {
         name: &str,
         bytes: &[u8],
         source: &str,
+        origin: crate::model::Origin,
     ) -> Result<Vec<String>, IngestOutcomeError> {
         let options = self.options(None);
         if bytes.len() as u64 > options.max_file_bytes {
@@ -448,8 +449,9 @@ impl Core {
                 options.max_file_bytes
             )));
         }
-        let doc = crate::ingest::parse_bytes(name, bytes, None, &options)
+        let mut doc = crate::ingest::parse_bytes(name, bytes, None, &options)
             .map_err(|kind| IngestOutcomeError::Invalid(format!("{name}: {kind}")))?;
+        doc.origin = origin;
         self.store_document(&doc, source)
     }
 
@@ -481,9 +483,15 @@ impl Core {
         source: &str,
     ) -> Result<(usize, usize), StoreError> {
         let mut saved = 0;
+        // What `store.keep_days` would prune is not stored again: a feed keeps old
+        // entries long after they were pruned, and they must not come back each poll.
+        let keep_from = self.keep_from();
         self.db.with(|store| {
             let mut batch = store.batch()?;
-            for doc in docs {
+            for doc in docs
+                .iter()
+                .filter(|d| keep_from.is_none_or(|from| d.meta.brief_date >= from))
+            {
                 if let SaveOutcome::Saved { items, .. } = batch.save(doc, &self.topics)? {
                     saved += items;
                 }
@@ -492,6 +500,37 @@ impl Core {
         })?;
         self.metrics.items_ingested(source, saved as u64);
         Ok((docs.iter().map(|d| d.items.len()).sum(), saved))
+    }
+
+    /// The first day that `store.keep_days` keeps, counted back from today; `None` when
+    /// everything is kept.
+    pub fn keep_from(&self) -> Option<NaiveDate> {
+        self.keep_from_day(self.today())
+    }
+
+    fn keep_from_day(&self, today: NaiveDate) -> Option<NaiveDate> {
+        self.settings
+            .keep_days
+            .map(|days| today - chrono::Duration::days(i64::from(days)))
+    }
+
+    /// Prunes what `store.keep_days` no longer keeps on `today` (see
+    /// [`crate::store::retention`]); `None` when everything is kept. Blocking: call it
+    /// from a blocking thread.
+    pub fn prune(
+        &self,
+        today: NaiveDate,
+        dry_run: bool,
+    ) -> Result<Option<crate::store::retention::PruneReport>, AppError> {
+        let Some(cutoff) = self.keep_from_day(today) else {
+            return Ok(None);
+        };
+        let mut conn = self.db.get()?;
+        let report = conn.prune(cutoff, dry_run)?;
+        if !dry_run {
+            conn.set_last_prune(today)?;
+        }
+        Ok(Some(report))
     }
 
     /// Ingests the folders listed as sources (what `preview` and the CLI use). Feed and

@@ -75,6 +75,7 @@ pub struct Config {
     pub telegram: TelegramConfig,
     pub schedule: ScheduleConfig,
     pub server: ServerConfig,
+    pub store: StoreConfig,
     /// Where this config was read from, for error messages; not part of the file.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
@@ -276,6 +277,21 @@ impl Default for ServerConfig {
     }
 }
 
+/// How long the database keeps what came from feeds, urls and pushes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Days that feed, url and pushed items are kept; 0 keeps them for ever. Folders'
+    /// documents (structured briefs among them) and the record of what was posted stay.
+    pub keep_days: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { keep_days: 400 }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
@@ -457,6 +473,7 @@ impl Default for Config {
             telegram: TelegramConfig::default(),
             schedule: ScheduleConfig::default(),
             server: ServerConfig::default(),
+            store: StoreConfig::default(),
             origin: None,
             env_overrides: Vec::new(),
         }

@@ -97,6 +97,23 @@ enum Command {
     },
     /// Validate the config, the topics and the templates
     CheckConfig,
+    /// The database: what it holds, pruning by store.keep_days, compaction
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Items by origin and age, database and WAL size
+    Stats,
+    /// Remove feed, url and pushed items older than store.keep_days (the bot also does this daily)
+    Prune {
+        /// Count what would go, remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Rebuild the file to give deleted space back (refused while the bot runs)
+    Vacuum,
 }
 
 /// The process's secrets, to be kept out of every log line and error.
@@ -248,8 +265,76 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Db(command) => db_command(&core, command),
         Command::Run | Command::Publish { .. } | Command::CheckConfig => {
             unreachable!("handled above")
+        }
+    }
+}
+
+fn db_command(core: &Core, command: DbCommand) -> anyhow::Result<ExitCode> {
+    let database = core.settings.database.clone();
+    match command {
+        DbCommand::Stats => {
+            let stats = core.db.with(|store| store.stats(core.today()))?;
+            say!("items by origin      all   ≤30 days  ≤1 year    older");
+            for o in &stats.origins {
+                say!(
+                    "  {:<10} {:>10} {:>10} {:>8} {:>8}",
+                    o.origin.as_str(),
+                    o.items,
+                    o.last_30_days,
+                    o.last_year,
+                    o.older
+                );
+            }
+            say!(
+                "documents {}, outbox parts {}",
+                stats.documents,
+                stats.outbox_parts
+            );
+            let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+            let mut wal = database.clone().into_os_string();
+            wal.push("-wal");
+            say!(
+                "database {} bytes, WAL {} bytes ({})",
+                size(&database),
+                size(std::path::Path::new(&wal)),
+                database.display()
+            );
+            match core.settings.keep_days {
+                Some(days) => say!(
+                    "store.keep_days = {days}: feed, url and pushed items older than that are pruned daily"
+                ),
+                None => say!("store.keep_days = 0: everything is kept"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Prune { dry_run } => {
+            let Some(report) = core.prune(core.today(), dry_run)? else {
+                say!("store.keep_days = 0: everything is kept, nothing to prune");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let verb = if dry_run { "would remove" } else { "removed" };
+            say!(
+                "{verb} {} documents ({} items), {} digests, {} outbox bodies older than {}",
+                report.documents,
+                report.items,
+                report.digests,
+                report.outbox_bodies,
+                core.keep_from().map(|d| d.to_string()).unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Vacuum => {
+            // VACUUM rewrites the whole file: not beside a running bot.
+            let _lock = ecobrief::application::lock_instance(&database)
+                .map_err(|e| anyhow::anyhow!("{e}; stop the bot before `ecobrief db vacuum`"))?;
+            let before = std::fs::metadata(&database).map_or(0, |m| m.len());
+            core.db.with(|store| store.vacuum())?;
+            let after = std::fs::metadata(&database).map_or(0, |m| m.len());
+            say!("vacuumed {}: {before} → {after} bytes", database.display());
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -195,6 +195,45 @@ pub struct ParsedDocument {
     /// Which rule gave the document its day.
     #[serde(default)]
     pub dated_by: DatedBy,
+    /// Where the document came from, which decides how long it is kept.
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// Where a document came from. Feed, url and pushed documents are pruned after
+/// `store.keep_days`; folders' documents (the structured briefs) are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// A file: a folder source, or `ecobrief ingest`.
+    #[default]
+    Folder,
+    Feed,
+    Url,
+    /// The HTTP push API.
+    Push,
+}
+
+impl Origin {
+    pub const ALL: [Origin; 4] = [Origin::Folder, Origin::Feed, Origin::Url, Origin::Push];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Folder => "folder",
+            Origin::Feed => "feed",
+            Origin::Url => "url",
+            Origin::Push => "push",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Origin> {
+        Origin::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
+    /// Whether documents of this origin are pruned after `store.keep_days`.
+    pub fn is_pruned(self) -> bool {
+        self != Origin::Folder
+    }
 }
 
 /// Which rule gave a document its day, in the order they are tried (README, "How a date is

@@ -317,6 +317,7 @@ impl Runner {
             Job::Ingest { force, done } => {
                 let report = self.refresh(force).await;
                 self.recheck().await;
+                self.prune_if_due().await;
                 if let Some(done) = done {
                     let _ = done.send(report);
                 }
@@ -336,6 +337,40 @@ impl Runner {
                 }
             }
             Job::Recheck => self.recheck().await,
+        }
+    }
+
+    /// Prunes what `store.keep_days` no longer keeps, once a day, after an ingest: in the
+    /// runner's sequence, so never during a publish.
+    async fn prune_if_due(&self) {
+        if self.core.settings.keep_days.is_none() {
+            return;
+        }
+        let today = self
+            .clock
+            .now()
+            .with_timezone(&self.core.settings.tz)
+            .date_naive();
+        let result = self
+            .core
+            .blocking(move |core| {
+                let last = core.db.with(|store| store.last_prune())?;
+                if last.is_some_and(|day| day >= today) {
+                    return Ok::<_, AppError>(None);
+                }
+                core.prune(today, false)
+            })
+            .await;
+        match result {
+            Ok(Some(report)) if report.documents > 0 => tracing::info!(
+                "pruned {} documents ({} items), {} digests and {} outbox bodies older than store.keep_days",
+                report.documents,
+                report.items,
+                report.digests,
+                report.outbox_bodies
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("pruning old items: {e}; tried again after the next ingest"),
         }
     }
 

@@ -138,6 +138,9 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     pub schedule: ScheduleSettings,
     pub server: ServerSettings,
+    /// Days that feed, url and pushed items are kept (`store.keep_days`); `None` keeps
+    /// them for ever.
+    pub keep_days: Option<u32>,
 }
 
 /// Parses a six-field cron expression the way the scheduler does.
@@ -350,6 +353,7 @@ impl Settings {
             telegram,
             schedule,
             server,
+            keep_days: Some(config.store.keep_days).filter(|d| *d > 0),
         })
     }
 

@@ -352,6 +352,7 @@ fn parse_brief(
         items,
         warnings: parsed.warnings,
         dated_by: DatedBy::default(),
+        origin: crate::model::Origin::Folder,
     }
 }
 
@@ -432,6 +433,7 @@ fn parse_article(
         items: vec![item],
         warnings: Vec::new(),
         dated_by: DatedBy::default(),
+        origin: crate::model::Origin::Folder,
     })
 }
 
@@ -479,6 +481,7 @@ fn parse_commentary(
         items: vec![item],
         warnings: Vec::new(),
         dated_by: DatedBy::default(),
+        origin: crate::model::Origin::Folder,
     })
 }
 

@@ -119,6 +119,7 @@ impl JsonItem {
             items: vec![item],
             warnings: Vec::new(),
             dated_by: DatedBy::Entry,
+            origin: crate::model::Origin::Push,
         })
     }
 }
@@ -273,7 +274,9 @@ pub(super) async fn post_items(State(state): State<ServerState>, request: Reques
     };
     let core = state.core.clone();
     let stored = tokio::task::spawn_blocking(move || match kind {
-        BodyKind::Document => core.ingest_bytes(&name, &body, API_SOURCE),
+        BodyKind::Document => {
+            core.ingest_bytes(&name, &body, API_SOURCE, crate::model::Origin::Push)
+        }
         BodyKind::Json => {
             let raw = String::from_utf8_lossy(&body);
             let item: JsonItem = serde_json::from_slice(&body)

@@ -400,6 +400,7 @@ fn entry_document(
         } else {
             DatedBy::IngestTime
         },
+        origin: crate::model::Origin::Feed,
     })
 }
 

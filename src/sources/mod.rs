@@ -647,6 +647,19 @@ impl Parsing<'_> {
                     url: self.shown.to_string(),
                     message: e.to_string(),
                 })?;
+        let mut notes = parsed.notes;
+        if let Some(from) = self.core.keep_from() {
+            let old = parsed
+                .documents
+                .iter()
+                .filter(|d| d.meta.brief_date < from)
+                .count();
+            if old > 0 {
+                notes.push(format!(
+                    "{old} entries dated before {from} left out: older than store.keep_days"
+                ));
+            }
+        }
         let (items, new_items) = self
             .core
             .store_documents(&parsed.documents, self.id)
@@ -658,7 +671,7 @@ impl Parsing<'_> {
             outcome: Outcome::Ingested,
             items,
             new_items,
-            lines: parsed.notes,
+            lines: notes,
             validators: None,
         })
     }
@@ -687,7 +700,7 @@ impl Parsing<'_> {
         let name = document_name(self.url);
         let keys = self
             .core
-            .ingest_bytes(&name, bytes, self.id)
+            .ingest_bytes(&name, bytes, self.id, crate::model::Origin::Url)
             .map_err(|e| match e {
                 IngestOutcomeError::Invalid(message) => SourceError::Document {
                     name: self.id.to_string(),

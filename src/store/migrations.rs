@@ -226,4 +226,19 @@ INSERT OR IGNORE INTO item_targets (target_id, sort_at, item_key)
     JOIN items i ON i.key = m.item_key
     JOIN impact_targets t ON t.key = lower(trim(m.target));
 "#,
+    // 7: where each document came from, which decides how long it is kept
+    // (`store.keep_days`). Documents stored before are classified by their source path:
+    // `…#key` names are pushed or url documents, a bare http(s) or `feed-entry:` name is a
+    // feed entry's; anything else stays a folder's, which is never pruned.
+    r#"
+ALTER TABLE documents ADD COLUMN origin TEXT NOT NULL DEFAULT 'folder';
+UPDATE documents SET origin = 'url'
+    WHERE source_path LIKE 'http%' AND instr(source_path, '#') > 0;
+UPDATE documents SET origin = 'push'
+    WHERE source_path NOT LIKE 'http%' AND instr(source_path, '#') > 0;
+UPDATE documents SET origin = 'feed'
+    WHERE instr(source_path, '#') = 0
+      AND (source_path LIKE 'http%' OR source_path LIKE 'feed-entry:%');
+CREATE INDEX documents_by_origin ON documents (origin, brief_date);
+"#,
 ];

@@ -5,6 +5,7 @@ pub mod days;
 pub mod delivery;
 pub mod impacts;
 mod migrations;
+pub mod retention;
 pub mod sources;
 
 use std::collections::HashMap;
@@ -626,12 +627,13 @@ impl Batch<'_> {
         sp.prepare_cached("DELETE FROM documents WHERE source_path = ?1 AND key <> ?2")?
             .execute(params![meta.source_path, meta.key])?;
         sp.prepare_cached(
-            "INSERT INTO documents (key, kind, brief_date, title, summary, cover_image, sections, source_path, content_hash, ingested_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            "INSERT INTO documents (key, kind, brief_date, title, summary, cover_image, sections, source_path, content_hash, ingested_at, origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, brief_date = excluded.brief_date,
                title = excluded.title, summary = excluded.summary, cover_image = excluded.cover_image,
                sections = excluded.sections, source_path = excluded.source_path,
-               content_hash = excluded.content_hash, ingested_at = excluded.ingested_at",
+               content_hash = excluded.content_hash, ingested_at = excluded.ingested_at,
+               origin = excluded.origin",
         )?
         .execute(params![
             meta.key,
@@ -643,7 +645,8 @@ impl Batch<'_> {
             to_json(&meta.sections),
             meta.source_path,
             meta.content_hash,
-            now
+            now,
+            doc.origin.as_str()
         ])?;
         // The document's previous items go; those still in it come back below.
         sp.prepare_cached("DELETE FROM items WHERE doc_key = ?1")?
