@@ -141,46 +141,72 @@ pub struct IngestReport {
     pub files: Vec<FileOutcome>,
 }
 
+impl FileOutcome {
+    /// The file's line (`ok  path (N items, …)`, `dup …` or `error  path: reason`), then
+    /// its warnings.
+    pub fn lines(&self) -> Vec<String> {
+        match &self.result {
+            Ok(done) => std::iter::once(done.line(&self.path))
+                .chain(done.warnings.iter().map(|w| format!("warn   {}: {w}", self.path)))
+                .collect(),
+            Err(e) => vec![format!("error  {e}")],
+        }
+    }
+}
+
+/// The counts of an ingest run, kept as files go by: a run over many files need not keep
+/// every file's outcome (see [`Core::ingest_paths_each`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestTally {
+    pub files: usize,
+    pub failed: usize,
+    /// Items stored from the files read (a duplicate file's are counted with its twin).
+    pub items: usize,
+    /// Items saved new or changed (not those of unchanged files).
+    pub new_items: usize,
+}
+
+impl IngestTally {
+    pub fn add(&mut self, file: &FileOutcome) {
+        self.files += 1;
+        match &file.result {
+            Err(_) => self.failed += 1,
+            Ok(done) => {
+                if done.duplicate_of.is_none() {
+                    self.items += done.items;
+                }
+                if !done.unchanged {
+                    self.new_items += done.items;
+                }
+            }
+        }
+    }
+}
+
 impl IngestReport {
+    fn tally(&self) -> IngestTally {
+        let mut tally = IngestTally::default();
+        self.files.iter().for_each(|f| tally.add(f));
+        tally
+    }
+
     pub fn failed(&self) -> usize {
-        self.files.iter().filter(|f| f.result.is_err()).count()
+        self.tally().failed
     }
 
     /// Items stored from the files read (a duplicate file's are counted with its twin).
     pub fn items(&self) -> usize {
-        self.files
-            .iter()
-            .filter_map(|f| f.result.as_ref().ok())
-            .filter(|f| f.duplicate_of.is_none())
-            .map(|f| f.items)
-            .sum()
+        self.tally().items
     }
 
     /// Items saved new or changed (not those of unchanged files).
     pub fn new_items(&self) -> usize {
-        self.files
-            .iter()
-            .filter_map(|f| f.result.as_ref().ok())
-            .filter(|d| !d.unchanged)
-            .map(|d| d.items)
-            .sum()
+        self.tally().new_items
     }
 
     /// One line per file: `ok  path (N items)` or `error  path: reason`, and warnings.
     pub fn lines(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for file in &self.files {
-            match &file.result {
-                Ok(done) => {
-                    out.push(done.line(&file.path));
-                    for w in &done.warnings {
-                        out.push(format!("warn   {}: {w}", file.path));
-                    }
-                }
-                Err(e) => out.push(format!("error  {e}")),
-            }
-        }
-        out
+        self.files.iter().flat_map(FileOutcome::lines).collect()
     }
 }
 
@@ -317,20 +343,38 @@ impl Core {
         paths: &[PathBuf],
         date: Option<NaiveDate>,
     ) -> Result<IngestReport, AppError> {
-        let options = self.options(date);
         let mut report = IngestReport::default();
+        self.ingest_paths_each(paths, date, |file| report.files.push(file))?;
+        Ok(report)
+    }
+
+    /// [`Core::ingest_paths`], handing each file's outcome to `each` as soon as its write
+    /// transaction is committed, rather than keeping them all: what `ecobrief ingest` of a
+    /// large tree uses, so its memory does not grow with the number of files.
+    pub fn ingest_paths_each(
+        &self,
+        paths: &[PathBuf],
+        date: Option<NaiveDate>,
+        mut each: impl FnMut(FileOutcome),
+    ) -> Result<IngestTally, AppError> {
+        let options = self.options(date);
+        let mut tally = IngestTally::default();
+        let mut sink = |file: FileOutcome| {
+            tally.add(&file);
+            each(file);
+        };
         let mut files = Vec::new();
         for path in paths {
             match collect_files(std::slice::from_ref(path), &options.extensions) {
                 Ok(found) => files.extend(found),
-                Err(e) => report.files.push(FileOutcome {
+                Err(e) => sink(FileOutcome {
                     path: e.path.clone(),
                     result: Err(e.to_string()),
                 }),
             }
         }
-        self.ingest_files(files, &options, None, &mut report)?;
-        Ok(report)
+        self.ingest_files(files, &options, None, &mut sink)?;
+        Ok(tally)
     }
 
     /// Ingests one folder source. A file whose size and mtime match what was recorded when
@@ -360,7 +404,9 @@ impl Core {
             }
         })?;
         let mut report = IngestReport::default();
-        self.ingest_files(files, &options, Some(source), &mut report)?;
+        self.ingest_files(files, &options, Some(source), &mut |file| {
+            report.files.push(file)
+        })?;
         Ok(report)
     }
 
@@ -372,7 +418,7 @@ impl Core {
         files: Vec<PathBuf>,
         options: &IngestOptions,
         source: Option<&str>,
-        report: &mut IngestReport,
+        each: &mut dyn FnMut(FileOutcome),
     ) -> Result<(), AppError> {
         let mut conn = self.db.get()?;
         let mut saved_items = 0;
@@ -395,6 +441,7 @@ impl Core {
                 plans.push((path, plan));
             }
             let mut batch = conn.batch()?;
+            let mut done = Vec::with_capacity(plans.len());
             for (path, plan) in plans {
                 let result = match plan {
                     FilePlan::Failed(e) => Err(e),
@@ -421,9 +468,11 @@ impl Core {
                     Ok(done) if !done.unchanged => saved_items += done.items,
                     Ok(_) => {}
                 }
-                report.files.push(FileOutcome { path, result });
+                done.push(FileOutcome { path, result });
             }
             batch.commit()?;
+            // Said only once written: a line never claims what a failed commit lost.
+            done.drain(..).for_each(&mut *each);
         }
         if let Some(source) = source {
             self.metrics.items_ingested(source, saved_items as u64);

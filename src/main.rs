@@ -200,17 +200,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let core = Core::open(settings)?;
     match cli.command {
         Command::Ingest { paths, date } => {
-            let report = core.ingest_paths(&paths, date)?;
-            for line in report.lines() {
-                say!("{line}");
-            }
+            // Each file's line as its batch is written; nothing kept but the counts.
+            let tally = core.ingest_paths_each(&paths, date, |file| {
+                for line in file.lines() {
+                    say!("{line}");
+                }
+            })?;
             say!(
                 "{} files, {} items, {} failed",
-                report.files.len(),
-                report.items(),
-                report.failed()
+                tally.files,
+                tally.items,
+                tally.failed
             );
-            Ok(if report.failed() > 0 {
+            Ok(if tally.failed > 0 {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
