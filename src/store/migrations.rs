@@ -226,4 +226,11 @@ INSERT OR IGNORE INTO item_targets (target_id, sort_at, item_key)
     JOIN items i ON i.key = m.item_key
     JOIN impact_targets t ON t.key = lower(trim(m.target));
 "#,
+    // 7: the edition of each outbox part (text or rich, issue 10), and for a rich part the
+    // text edition of the same content, sent instead when the Bot API refuses the rich
+    // message (JSON list of text messages).
+    r#"
+ALTER TABLE outbox ADD COLUMN edition TEXT NOT NULL DEFAULT 'text';
+ALTER TABLE outbox ADD COLUMN fallback TEXT;
+"#,
 ];
