@@ -234,6 +234,54 @@ fn assert_telegram_limits(messages: &[OutgoingMessage]) {
     }
 }
 
+/// The rich edition of the same 60-item day: rich templates → rich HTML checked against
+/// the Bot API's limits → packed into messages, with each message's text fallback.
+fn render_rich_60_items(c: &mut Criterion) {
+    let settings = bench_settings(PathBuf::from("unused.db"));
+    let renderer = Renderer::load(&settings.render, settings.tz).expect("templates load");
+    let brief = sixty_item_day(&settings);
+    let parts = renderer
+        .brief_rich(&brief, GROUP)
+        .expect("rich edition renders");
+    eprintln!(
+        "render_rich_60_items: {} rich messages, at most {} characters of HTML each",
+        parts.len(),
+        parts
+            .iter()
+            .map(|p| p.message.html.chars().count())
+            .max()
+            .unwrap_or(0)
+    );
+    let mut group = c.benchmark_group("render_rich_60_items");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6));
+    group.bench_function("brief_rich", |b| {
+        b.iter(|| {
+            renderer
+                .brief_rich(black_box(&brief), GROUP)
+                .expect("rich edition renders")
+        })
+    });
+    group.finish();
+}
+
+/// The synthetic 60-item day (5 sections of 12) both render benchmarks use.
+fn sixty_item_day(settings: &ecobrief::settings::Settings) -> ecobrief::compose::Brief {
+    let day = date(2026, 3, 12);
+    let text = brief_text(&mut Synth::new(1, WORDS), day, BRIEF_SECTIONS, 12, 1);
+    let options = IngestOptions::from_settings(settings, None);
+    let doc = parse_bytes("brief-2026-03-12.md", text.as_bytes(), None, &options)
+        .expect("synthetic brief parses");
+    assert_eq!(doc.items.len(), 60);
+    let items = doc
+        .items
+        .iter()
+        .map(|item| (doc.meta.key.clone(), item.clone()))
+        .collect();
+    compose(day, Some(&doc.meta), items, settings).expect("brief composes")
+}
+
 fn render_split_60_items(c: &mut Criterion) {
     let settings = bench_settings(PathBuf::from("unused.db"));
     let renderer = Renderer::load(&settings.render, settings.tz).expect("templates load");
@@ -554,6 +602,7 @@ fn topic_query_100k_items(c: &mut Criterion) {
 criterion_group!(
     benches,
     render_split_60_items,
+    render_rich_60_items,
     ingest_10000_documents,
     topic_query_100k_items
 );

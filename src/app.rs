@@ -640,6 +640,18 @@ impl Core {
         Ok((brief, messages))
     }
 
+    /// The brief of `date` as the rich edition (each message with its text edition).
+    pub fn brief_rich(
+        &self,
+        date: NaiveDate,
+    ) -> Result<(Brief, Vec<crate::render::RichPart>), AppError> {
+        let brief = self.compose(date)?;
+        let parts = self
+            .renderer
+            .brief_rich(&brief, &self.settings.brief.group)?;
+        Ok((brief, parts))
+    }
+
     pub fn resolve_topic(&self, name: &str) -> Result<&Topic, AppError> {
         self.topics
             .resolve(name)

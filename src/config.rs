@@ -357,6 +357,9 @@ pub struct TargetConfig {
     pub disable_notification: bool,
     #[serde(default)]
     pub link_preview: bool,
+    /// `"text"` (default) or `"rich"` (Bot API 10.1 rich messages).
+    #[serde(default)]
+    pub edition: crate::message::Edition,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -381,6 +384,8 @@ pub struct TelegramConfig {
     pub max_retries: u32,
     /// Long-polling timeout for getUpdates.
     pub poll_timeout_seconds: u32,
+    /// The edition `/brief` sends in a private chat: `"text"` (default) or `"rich"`.
+    pub private_edition: crate::message::Edition,
     /// `polling` (default) or `webhook`.
     pub mode: TelegramMode,
     /// Public HTTPS URL Telegram posts updates to in webhook mode (served by our server
@@ -425,6 +430,7 @@ impl Default for TelegramConfig {
                 thread_id: None,
                 disable_notification: false,
                 link_preview: false,
+                edition: crate::message::Edition::Text,
             }],
             admins: Vec::new(),
             admin_cache_minutes: 10,
@@ -434,6 +440,7 @@ impl Default for TelegramConfig {
             request_timeout_seconds: 30,
             max_retries: 5,
             poll_timeout_seconds: 30,
+            private_edition: crate::message::Edition::Text,
             mode: TelegramMode::Polling,
             webhook_url: None,
         }

@@ -54,6 +54,13 @@ enum Format {
     Json,
 }
 
+/// Which edition `preview` prints.
+#[derive(Clone, Copy, ValueEnum)]
+enum EditionArg {
+    Text,
+    Rich,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Ingest documents (files or folders); prints one line per file
@@ -71,6 +78,9 @@ enum Command {
         date: Option<NaiveDate>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// `rich`: the rich edition (Bot API 10.1 sendRichMessage)
+        #[arg(long, value_enum, default_value = "text")]
+        edition: EditionArg,
     },
     /// Print the reply `/topic NAME` would give
     Topic {
@@ -155,6 +165,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// The rich edition: as JSON, one `{"rich_message": {"html": …}}` per message (the
+/// parameter `sendRichMessage` gets); as text, each message read as plain lines.
+fn print_rich(parts: &[ecobrief::render::RichPart], format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            let payloads: Vec<serde_json::Value> = parts
+                .iter()
+                .map(|p| serde_json::json!({ "rich_message": { "html": p.message.html } }))
+                .collect();
+            say!("{}", serde_json::to_string_pretty(&payloads)?);
+        }
+        Format::Text => {
+            let total = parts.len();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    say!();
+                }
+                let stats =
+                    ecobrief::render::rich::check_rich_html(&part.message.html).unwrap_or_default();
+                say!(
+                    "──────── rich message {}/{total} · {} characters · {} blocks ────────",
+                    i + 1,
+                    stats.chars,
+                    stats.blocks
+                );
+                say!(
+                    "{}",
+                    ecobrief::render::rich::rich_to_readable(&part.message.html)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn print_messages(messages: &[OutgoingMessage], format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => say!("{}", serde_json::to_string_pretty(messages)?),
@@ -218,7 +263,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Preview { date, format } => {
+        Command::Preview {
+            date,
+            format,
+            edition,
+        } => {
             let report = core
                 .ingest_folders()
                 .context("ingesting the configured sources")?;
@@ -226,9 +275,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("{line}");
             }
             let date = date.unwrap_or_else(|| core.today());
-            match core.brief_messages(date) {
-                Ok((_, messages)) => {
-                    print_messages(&messages, format)?;
+            let printed = match edition {
+                EditionArg::Text => core
+                    .brief_messages(date)
+                    .map(|(_, messages)| print_messages(&messages, format)),
+                EditionArg::Rich => core
+                    .brief_rich(date)
+                    .map(|(_, parts)| print_rich(&parts, format)),
+            };
+            match printed {
+                Ok(printed) => {
+                    printed?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(AppError::Compose(ComposeError::NoItems(day))) => {

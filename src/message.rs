@@ -34,6 +34,56 @@ impl OutgoingMessage {
     }
 }
 
+/// A rich message (Bot API 10.1 `sendRichMessage`): its content as the HTML the API
+/// parses, sent as `{"rich_message": {"html": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RichMessage {
+    pub html: String,
+}
+
+/// Which edition of the brief a chat gets: text messages with entities, or rich messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Edition {
+    #[default]
+    Text,
+    Rich,
+}
+
+impl Edition {
+    /// The name in the config and in the delivery record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Edition::Text => "text",
+            Edition::Rich => "rich",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Edition> {
+        match text {
+            "text" => Some(Edition::Text),
+            "rich" => Some(Edition::Rich),
+            _ => None,
+        }
+    }
+}
+
+/// One part of a post as it is sent: a text message or a rich message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartBody {
+    Text(OutgoingMessage),
+    Rich(RichMessage),
+}
+
+impl PartBody {
+    pub fn edition(&self) -> Edition {
+        match self {
+            PartBody::Text(_) => Edition::Text,
+            PartBody::Rich(_) => Edition::Rich,
+        }
+    }
+}
+
 /// Where a message goes: a numeric chat id or a public `@username`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ChatRef {

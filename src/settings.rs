@@ -55,6 +55,8 @@ pub struct Target {
     pub thread_id: Option<i64>,
     pub disable_notification: bool,
     pub link_preview: bool,
+    /// Text messages, or rich messages (`sendRichMessage`).
+    pub edition: crate::message::Edition,
 }
 
 impl Target {
@@ -83,6 +85,8 @@ pub struct TelegramSettings {
     pub poll_timeout_seconds: u32,
     pub mode: TelegramMode,
     pub webhook_url: Option<reqwest::Url>,
+    /// The edition `/brief` sends in a private chat.
+    pub private_edition: crate::message::Edition,
 }
 
 #[derive(Debug, Clone)]
@@ -441,6 +445,7 @@ impl Settings {
                 thread_id: target.thread_id,
                 disable_notification: target.disable_notification,
                 link_preview: target.link_preview,
+                edition: target.edition,
             });
         }
         if telegram.global_per_second == 0 {
@@ -498,6 +503,7 @@ impl Settings {
             poll_timeout_seconds: telegram.poll_timeout_seconds,
             mode: telegram.mode,
             webhook_url,
+            private_edition: telegram.private_edition,
         })
     }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use crate::message::ChatRef;
-use crate::message::OutgoingMessage;
+use crate::message::{OutgoingMessage, PartBody, RichMessage};
 
 fn chat_json(chat: &ChatRef) -> Value {
     match chat {
@@ -56,6 +56,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The Bot API refused a rich message as such: an older (self-hosted) server that
+    /// does not know `sendRichMessage` (404 "Not Found" / "method not found"), or a 400 on
+    /// its content. The same content as text may still be taken; a chat that is not found
+    /// would not take it either.
+    pub fn refuses_rich(&self) -> bool {
+        matches!(self, ApiError::BadRequest(_)) && !self.is_chat_not_found()
+    }
+
     pub fn is_chat_not_found(&self) -> bool {
         matches!(self, ApiError::BadRequest(d) if d.to_ascii_lowercase().contains("chat not found"))
     }
@@ -228,6 +236,46 @@ impl BotApi {
             tracing::warn!("sendMessage answered ok without a message_id");
             0
         }))
+    }
+
+    /// Sends a rich message (Bot API 10.1 `sendRichMessage`, `rich_message` an
+    /// `InputRichMessage` with its `html`); returns the message id. Rich messages take no
+    /// link preview options.
+    pub async fn send_rich_message(
+        &self,
+        chat: &ChatRef,
+        message: &RichMessage,
+        options: &SendOptions,
+    ) -> Result<i64, ApiError> {
+        let mut body = json!({
+            "chat_id": chat_json(chat),
+            "rich_message": { "html": message.html },
+            "disable_notification": options.disable_notification,
+        });
+        if let Some(thread) = options.thread_id {
+            body["message_thread_id"] = json!(thread);
+        }
+        if let Some(markup) = &options.reply_markup {
+            body["reply_markup"] = markup.clone();
+        }
+        let result = self.call("sendRichMessage", &body).await?;
+        Ok(result["message_id"].as_i64().unwrap_or_else(|| {
+            tracing::warn!("sendRichMessage answered ok without a message_id");
+            0
+        }))
+    }
+
+    /// Sends a part of either edition.
+    pub async fn send_part(
+        &self,
+        chat: &ChatRef,
+        body: &PartBody,
+        options: &SendOptions,
+    ) -> Result<i64, ApiError> {
+        match body {
+            PartBody::Text(message) => self.send_message(chat, message, options).await,
+            PartBody::Rich(message) => self.send_rich_message(chat, message, options).await,
+        }
     }
 
     /// Replaces a message's text (for paging through a topic).

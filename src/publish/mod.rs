@@ -22,10 +22,12 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::app::{AppError, Core};
-use crate::message::{ChatRef, OutgoingMessage};
+use crate::message::{ChatRef, Edition, OutgoingMessage, PartBody};
 use crate::metrics::Metrics;
 use crate::settings::{Target, TelegramSettings};
-use crate::store::delivery::{DigestState, PartClaim, PartState, PublicationKey, PublicationState};
+use crate::store::delivery::{
+    DigestState, NewPart, PartClaim, PartState, PublicationKey, PublicationState,
+};
 use crate::store::{Store, StoreError};
 use botapi::{ApiError, BotApi, SendOptions};
 use pacer::{PaceLimits, Pacer};
@@ -525,7 +527,7 @@ impl Publisher {
     async fn send_paced(
         &self,
         chat: &mut ChatRef,
-        message: &OutgoingMessage,
+        message: &PartBody,
         options: &SendOptions,
         budget: RetryBudget,
         record: &mut impl SendRecord,
@@ -548,7 +550,7 @@ impl Publisher {
                 Attempt::AlreadySent => break SendOutcome::AlreadySent,
                 Attempt::NotRecorded => break SendOutcome::NotRecorded,
             }
-            let sent = self.api.send_message(chat, message, options).await;
+            let sent = self.api.send_part(chat, message, options).await;
             observe(&self.metrics, &sent);
             match sent {
                 Ok(message_id) => break SendOutcome::Sent(message_id),
@@ -612,118 +614,189 @@ impl Publisher {
             thread_id: key.thread_id,
             ..TargetReport::default()
         };
-        let parts = {
-            let key = key.clone();
-            match self
-                .core
-                .db
-                .run(move |store| store.outbox_parts(&key))
-                .await
-            {
-                Ok(parts) => parts,
-                Err(e) => {
-                    report.error = Some(e.to_string());
-                    return report;
-                }
-            }
-        };
-        report.parts = parts.len();
-        report.already_sent = parts.iter().filter(|p| p.state == PartState::Sent).count();
-        let mut chat = self.chat_for(target).await;
-        let options = options_for(target);
         let what = format!("the post of {} to {}", key.brief_date, key.chat);
-        let budget = RetryBudget {
-            rate_limits: MAX_RATE_LIMITS_PER_PART,
-            max_wait: MAX_RETRY_AFTER,
-            transient: self.telegram.max_retries,
-            follow_migration: true,
-        };
-        for part in parts.into_iter().filter(|p| p.state != PartState::Sent) {
-            let mut record = PartRecord {
-                publisher: self,
-                key,
-                part: part.part,
-                target,
-                what: &what,
-            };
-            let outcome = self
-                .send_paced(
-                    &mut chat,
-                    &part.message,
-                    &options,
-                    budget,
-                    &mut record,
-                    &mut report.retries,
-                )
-                .await;
-            let (state, error) = match outcome {
-                SendOutcome::AlreadySent => {
-                    report.already_sent += 1;
-                    continue;
+        // Read again after the rich parts were replaced by their text edition.
+        'parts: loop {
+            let parts = {
+                let key = key.clone();
+                match self
+                    .core
+                    .db
+                    .run(move |store| store.outbox_parts(&key))
+                    .await
+                {
+                    Ok(parts) => parts,
+                    Err(e) => {
+                        report.error = Some(e.to_string());
+                        return report;
+                    }
                 }
-                SendOutcome::Sent(message_id) => {
-                    let key = key.clone();
-                    let number = part.part;
-                    let recorded = self
-                        .with_retries(&what, move |store| {
-                            store.set_part_state(
-                                &key,
-                                number,
-                                PartState::Sent,
-                                Some(message_id),
-                                None,
-                            )
-                        })
-                        .await;
-                    if recorded.is_some() {
-                        report.sent += 1;
+            };
+            report.parts = parts.len();
+            report.already_sent = parts.iter().filter(|p| p.state == PartState::Sent).count();
+            let fallback: Vec<(i64, Vec<OutgoingMessage>)> = parts
+                .iter()
+                .filter(|p| p.state != PartState::Sent)
+                .map(|p| match &p.message {
+                    PartBody::Text(m) => (p.part, vec![m.clone()]),
+                    PartBody::Rich(_) => (p.part, p.fallback.clone()),
+                })
+                .collect();
+            let mut chat = self.chat_for(target).await;
+            let options = options_for(target);
+            let budget = RetryBudget {
+                rate_limits: MAX_RATE_LIMITS_PER_PART,
+                max_wait: MAX_RETRY_AFTER,
+                transient: self.telegram.max_retries,
+                follow_migration: true,
+            };
+            for part in parts.into_iter().filter(|p| p.state != PartState::Sent) {
+                let mut record = PartRecord {
+                    publisher: self,
+                    key,
+                    part: part.part,
+                    target,
+                    what: &what,
+                };
+                let outcome = self
+                    .send_paced(
+                        &mut chat,
+                        &part.message,
+                        &options,
+                        budget,
+                        &mut record,
+                        &mut report.retries,
+                    )
+                    .await;
+                let (state, error) = match outcome {
+                    SendOutcome::AlreadySent => {
+                        report.already_sent += 1;
                         continue;
                     }
-                    // Sent, but not recorded: stop, so that at most this one part is
-                    // sent again after a restart.
-                    report.sent += 1;
-                    (
-                        PublicationState::Failed,
-                        "a sent part could not be recorded; stopped".to_string(),
-                    )
-                }
-                SendOutcome::Stopped => (
-                    // Not sent now; it stays pending for the next start.
-                    PublicationState::Pending,
-                    "stopped before finishing; the rest is sent on the next start".to_string(),
-                ),
-                SendOutcome::NotRecorded => (
-                    PublicationState::Failed,
-                    "the delivery record could not be written; stopped to avoid double posts"
-                        .to_string(),
-                ),
-                SendOutcome::Failed(e) => {
-                    let text = if e.is_chat_not_found() {
-                        format!(
-                            "{}: chat not found; check telegram.targets and that the bot is a member",
-                            target.chat
+                    SendOutcome::Sent(message_id) => {
+                        let key = key.clone();
+                        let number = part.part;
+                        let recorded = self
+                            .with_retries(&what, move |store| {
+                                store.set_part_state(
+                                    &key,
+                                    number,
+                                    PartState::Sent,
+                                    Some(message_id),
+                                    None,
+                                )
+                            })
+                            .await;
+                        if recorded.is_some() {
+                            report.sent += 1;
+                            continue;
+                        }
+                        // Sent, but not recorded: stop, so that at most this one part is
+                        // sent again after a restart.
+                        report.sent += 1;
+                        (
+                            PublicationState::Failed,
+                            "a sent part could not be recorded; stopped".to_string(),
                         )
-                    } else {
-                        format!("{}: {e}", target.chat)
-                    };
-                    tracing::error!("part {} of {what}: {text}", part.part);
-                    report.failures += 1;
-                    let (key, number, note) = (key.clone(), part.part, text.clone());
-                    self.with_retries(&what, move |store| {
-                        store.set_part_state(&key, number, PartState::Failed, None, Some(&note))
-                    })
+                    }
+                    SendOutcome::Stopped => (
+                        // Not sent now; it stays pending for the next start.
+                        PublicationState::Pending,
+                        "stopped before finishing; the rest is sent on the next start".to_string(),
+                    ),
+                    SendOutcome::NotRecorded => (
+                        PublicationState::Failed,
+                        "the delivery record could not be written; stopped to avoid double posts"
+                            .to_string(),
+                    ),
+                    SendOutcome::Failed(e)
+                        if e.refuses_rich() && matches!(part.message, PartBody::Rich(_)) =>
+                    {
+                        if self
+                            .fall_back_to_text(key, target, part.part, &fallback, &e, &what)
+                            .await
+                        {
+                            report.already_sent = 0;
+                            continue 'parts;
+                        }
+                        (
+                            PublicationState::Failed,
+                            "the text edition could not be recorded; stopped".to_string(),
+                        )
+                    }
+                    SendOutcome::Failed(e) => {
+                        let text = if e.is_chat_not_found() {
+                            format!(
+                                "{}: chat not found; check telegram.targets and that the bot is a member",
+                                target.chat
+                            )
+                        } else {
+                            format!("{}: {e}", target.chat)
+                        };
+                        tracing::error!("part {} of {what}: {text}", part.part);
+                        report.failures += 1;
+                        let (key, number, note) = (key.clone(), part.part, text.clone());
+                        self.with_retries(&what, move |store| {
+                            store.set_part_state(&key, number, PartState::Failed, None, Some(&note))
+                        })
+                        .await;
+                        (PublicationState::Failed, text)
+                    }
+                };
+                self.finish(key, state, &report, Some(error.clone()), &what)
                     .await;
-                    (PublicationState::Failed, text)
-                }
-            };
-            self.finish(key, state, &report, Some(error.clone()), &what)
-                .await;
-            report.error = Some(error);
-            return report;
+                report.error = Some(error);
+                return report;
+            }
+            break;
         }
         self.finish(key, PublicationState::Done, &report, None, &what)
             .await;
         report
+    }
+
+    /// The Bot API refused a rich part (an older server without `sendRichMessage`, or a
+    /// 400 on its content): the parts not yet sent, from `from_part` on, are replaced in
+    /// the outbox by their text edition (numbered when more than one), and admins are
+    /// told, once for this post. False when the record could not be written.
+    async fn fall_back_to_text(
+        &self,
+        key: &PublicationKey,
+        target: &Target,
+        from_part: i64,
+        remaining: &[(i64, Vec<OutgoingMessage>)],
+        refusal: &ApiError,
+        what: &str,
+    ) -> bool {
+        let mut texts: Vec<OutgoingMessage> = remaining
+            .iter()
+            .filter(|(part, _)| *part >= from_part)
+            .flat_map(|(_, texts)| texts.iter().cloned())
+            .collect();
+        let total = texts.len();
+        if total > 1 {
+            for (i, text) in texts.iter_mut().enumerate() {
+                // At the end, so the entities' offsets stay as they are.
+                text.text.push_str(&format!("\n\n({}/{total})", i + 1));
+            }
+        }
+        tracing::warn!(
+            "{}: the Bot API refused a rich message ({refusal}); sending the text edition",
+            target.chat
+        );
+        let key_for_store = key.clone();
+        let recorded = self
+            .with_retries(what, move |store| {
+                store.replace_with_text(&key_for_store, from_part, &texts)
+            })
+            .await
+            .is_some();
+        self.tell_admins(&format!(
+            "⚠️ {} 的 {} 简报：Bot API 拒绝了富文本消息（{refusal}），余下 {total} 条改发文本版。",
+            target.chat, key.brief_date
+        ))
+        .await;
+        recorded
     }
 
     async fn finish(
@@ -814,7 +887,7 @@ impl Publisher {
         let outcome = self
             .send_paced(
                 &mut chat,
-                &message,
+                &PartBody::Text(message),
                 &SendOptions::default(),
                 RetryBudget::reply(5),
                 &mut NoRecord,
@@ -859,7 +932,7 @@ impl Publisher {
     /// A notice is retried after a 5xx or no connection, a few times: it may be the only
     /// word an admin gets of a failure.
     pub async fn tell_admins(&self, text: &str) {
-        let message = OutgoingMessage::plain(text);
+        let message = PartBody::Text(OutgoingMessage::plain(text));
         let budget = RetryBudget {
             transient: 2,
             ..RetryBudget::reply(3)
@@ -887,6 +960,18 @@ impl Publisher {
         &self,
         chat: &ChatRef,
         message: &OutgoingMessage,
+        options: SendOptions,
+    ) -> Result<i64, ApiError> {
+        self.reply_part(chat, &PartBody::Text(message.clone()), options)
+            .await
+    }
+
+    /// Sends a reply of either edition (a private `/brief` may be rich), paced like
+    /// [`Publisher::reply`].
+    pub async fn reply_part(
+        &self,
+        chat: &ChatRef,
+        message: &PartBody,
         options: SendOptions,
     ) -> Result<i64, ApiError> {
         let mut chat = chat.clone();
@@ -942,6 +1027,7 @@ fn prepare(
 ) -> Result<Vec<(PublicationKey, Target)>, PublishError> {
     let mut conn = core.db.get()?;
     let mut messages: Option<Vec<OutgoingMessage>> = None;
+    let mut rich: Option<Vec<NewPart>> = None;
     let mut keys = Vec::new();
     for target in targets {
         let chat = target.chat_key();
@@ -958,13 +1044,41 @@ fn prepare(
             Some(p) => p.key.run + 1,
             None => 1,
         };
-        let parts = match &messages {
-            Some(m) => m.clone(),
-            None => {
-                let (_, m) = core.brief_messages(date)?;
-                messages = Some(m.clone());
-                m
-            }
+        let rich_parts = match (target.edition, &rich) {
+            (Edition::Text, _) => None,
+            (Edition::Rich, Some(parts)) => Some(parts.clone()),
+            (Edition::Rich, None) => match core.brief_rich(date) {
+                Ok((_, parts)) => {
+                    let parts: Vec<NewPart> = parts
+                        .into_iter()
+                        .map(|p| NewPart {
+                            body: PartBody::Rich(p.message),
+                            fallback: p.fallback,
+                        })
+                        .collect();
+                    rich = Some(parts.clone());
+                    Some(parts)
+                }
+                // Our own checker refused the rich edition: this target gets the text.
+                Err(e) => {
+                    tracing::warn!(
+                        "{}: the rich edition of {date}: {e}; posting the text edition",
+                        target.chat
+                    );
+                    None
+                }
+            },
+        };
+        let parts = match rich_parts {
+            Some(parts) => parts,
+            None => match &messages {
+                Some(m) => m.iter().cloned().map(NewPart::text).collect(),
+                None => {
+                    let (_, m) = core.brief_messages(date)?;
+                    messages = Some(m.clone());
+                    m.into_iter().map(NewPart::text).collect()
+                }
+            },
         };
         let key = PublicationKey {
             brief_date: date,

@@ -5,6 +5,7 @@
 //! the template engine, then our own parser ([`text::parse_html`]) turns the markup into
 //! entities, so a title containing `<script>` is shown literally.
 
+pub mod rich;
 pub mod split;
 pub mod text;
 
@@ -17,7 +18,7 @@ use serde::Serialize;
 
 use crate::compose::{Brief, ImpactOverview, chinese_date};
 use crate::config::{InsightsMode, RenderConfig};
-use crate::message::OutgoingMessage;
+use crate::message::{OutgoingMessage, RichMessage};
 use crate::model::{Direction, Item};
 use crate::topics::Topic;
 use split::{Block, SplitLimits, number_parts, split_blocks};
@@ -43,10 +44,77 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("tags.html", include_str!("../../templates/tags.html")),
 ];
 
+/// The rich edition's templates (rich HTML for `sendRichMessage`), beside the text ones.
+pub const RICH_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "rich_header.html",
+        include_str!("../../templates/rich_header.html"),
+    ),
+    (
+        "rich_section.html",
+        include_str!("../../templates/rich_section.html"),
+    ),
+    (
+        "rich_item.html",
+        include_str!("../../templates/rich_item.html"),
+    ),
+    (
+        "rich_quick_items.html",
+        include_str!("../../templates/rich_quick_items.html"),
+    ),
+    (
+        "rich_footer.html",
+        include_str!("../../templates/rich_footer.html"),
+    ),
+];
+
+/// Targets the rich overview table lists at most; the rest are counted (each is still in
+/// its items' impact tags).
+const RICH_OVERVIEW_ROWS: usize = 40;
+
+/// One message of the rich edition, and the same content as text messages (unnumbered),
+/// sent instead if the Bot API refuses the rich message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RichPart {
+    pub message: RichMessage,
+    pub fallback: Vec<OutgoingMessage>,
+}
+
+/// A target's row in the rich overview table.
+#[derive(Debug, Serialize)]
+struct TargetRow {
+    target: String,
+    bullish: usize,
+    bearish: usize,
+    neutral: usize,
+    #[serde(skip)]
+    total: usize,
+}
+
+/// A table as the rich edition shows it: cells, at most the API's column limit (cells
+/// past it are joined into the last column, so no text is lost).
+#[derive(Debug, Serialize)]
+struct RichTableView {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+fn capped_cells(cells: &[String], max: usize) -> Vec<String> {
+    if cells.len() <= max {
+        return cells.to_vec();
+    }
+    let mut out = cells[..max - 1].to_vec();
+    out.push(cells[max - 1..].join(" · "));
+    out
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("template {name}: {message}")]
     Template { name: String, message: String },
+    /// A piece of the rich edition exceeds the Bot API's limits on its own.
+    #[error("rich message {part} exceeds the Bot API's limits: {reason}")]
+    RichTooLarge { part: usize, reason: String },
     #[error("cannot read template {path}: {source}")]
     Read {
         path: String,
@@ -196,7 +264,7 @@ impl Renderer {
     /// when the file is absent. Tags Telegram does not support are refused here.
     pub fn load(config: &RenderConfig, tz: Tz) -> Result<Renderer, RenderError> {
         let mut sources = Vec::new();
-        for (name, builtin) in TEMPLATES {
+        for (name, builtin) in TEMPLATES.iter().chain(RICH_TEMPLATES) {
             let path = config.templates_dir.join(name);
             let source = match std::fs::read_to_string(&path) {
                 Ok(s) => s,
@@ -217,6 +285,7 @@ impl Renderer {
     pub fn builtin(config: &RenderConfig, tz: Tz) -> Result<Renderer, RenderError> {
         let sources = TEMPLATES
             .iter()
+            .chain(RICH_TEMPLATES)
             .map(|(n, s)| (n.to_string(), s.to_string(), Path::new(n).to_path_buf()))
             .collect();
         Renderer::from_sources(sources, config, tz)
@@ -233,8 +302,12 @@ impl Renderer {
         env.set_lstrip_blocks(true);
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         for (name, source, path) in sources {
-            check_template_tags(&source)
-                .map_err(|e| template_error(&path.display().to_string(), e))?;
+            if name.starts_with("rich_") {
+                rich::check_rich_template_tags(&source)
+            } else {
+                check_template_tags(&source)
+            }
+            .map_err(|e| template_error(&path.display().to_string(), e))?;
             env.add_template_owned(name, source)
                 .map_err(|e| template_error(&path.display().to_string(), e))?;
         }
@@ -341,6 +414,192 @@ impl Renderer {
             .iter()
             .map(FormattedText::to_message)
             .collect())
+    }
+
+    /// Renders one rich template and checks the result: the tags, their nesting and what
+    /// it measures.
+    fn render_rich(
+        &self,
+        name: &str,
+        ctx: minijinja::Value,
+    ) -> Result<(String, rich::RichStats), RenderError> {
+        let html = self
+            .env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| template_error(name, e))?;
+        let html = html.trim().to_string();
+        let stats = rich::check_rich_html(&html)
+            .map_err(|e| template_error(name, format!("rendered rich HTML: {}", e.message)))?;
+        Ok((html, stats))
+    }
+
+    /// The brief's rich fragments, one for each of [`Renderer::brief_blocks`]'s blocks, in
+    /// the same order: header (with the impact overview table), section headings, items,
+    /// the quick list, the footer. `bool`: keep with the next fragment.
+    fn rich_fragments(
+        &self,
+        brief: &Brief,
+        group: &str,
+    ) -> Result<Vec<(String, rich::RichStats, bool)>, RenderError> {
+        let insights = insights_mode_name(self.config.insights);
+        let max_columns = rich::RichLimits::TELEGRAM.max_columns;
+        let mut rows: Vec<TargetRow> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for impact in brief.items().flat_map(|i| i.impacts.iter()) {
+            if impact.stance.direction == Direction::Unknown {
+                continue;
+            }
+            let at = *index.entry(impact.target.as_str()).or_insert_with(|| {
+                rows.push(TargetRow {
+                    target: impact.target.clone(),
+                    bullish: 0,
+                    bearish: 0,
+                    neutral: 0,
+                    total: 0,
+                });
+                rows.len() - 1
+            });
+            let row = &mut rows[at];
+            row.total += 1;
+            match impact.stance.direction {
+                Direction::Bullish => row.bullish += 1,
+                Direction::Bearish => row.bearish += 1,
+                _ => row.neutral += 1,
+            }
+        }
+        // Stable: equal counts keep the order the brief mentions them in.
+        rows.sort_by_key(|r| std::cmp::Reverse(r.total));
+        let more_targets = rows.len().saturating_sub(RICH_OVERVIEW_ROWS);
+        rows.truncate(RICH_OVERVIEW_ROWS);
+        let mut out = Vec::new();
+        let (html, stats) = self.render_rich(
+            "rich_header.html",
+            context! {
+                title => &brief.title,
+                date => brief.date.to_string(),
+                date_label => chinese_date(brief.date),
+                summary => &brief.summary,
+                overview => &brief.overview,
+                targets => &rows,
+                more_targets => more_targets,
+                item_count => brief.item_count(),
+            },
+        )?;
+        out.push((html, stats, false));
+        for section in &brief.sections {
+            let items: Vec<ItemView> = section
+                .items
+                .iter()
+                .map(|i| ItemView::new(i, self.tz))
+                .collect();
+            if section.is_quick_list {
+                let (html, stats) = self.render_rich(
+                    "rich_quick_items.html",
+                    context! { name => &section.name, items => &items },
+                )?;
+                out.push((html, stats, false));
+                continue;
+            }
+            let (html, stats) = self.render_rich(
+                "rich_section.html",
+                context! { name => &section.name, count => items.len() },
+            )?;
+            out.push((html, stats, true));
+            for (item, view) in section.items.iter().zip(&items) {
+                let tables: Vec<RichTableView> = item
+                    .tables
+                    .iter()
+                    .map(|t| RichTableView {
+                        header: capped_cells(&t.header, max_columns),
+                        rows: t
+                            .rows
+                            .iter()
+                            .map(|r| capped_cells(r, max_columns))
+                            .collect(),
+                    })
+                    .collect();
+                let (html, stats) = self.render_rich(
+                    "rich_item.html",
+                    context! { item => view, tables => &tables, insights_mode => insights },
+                )?;
+                out.push((html, stats, false));
+            }
+        }
+        let (html, stats) = self.render_rich(
+            "rich_footer.html",
+            context! { group => group, date => brief.date.to_string() },
+        )?;
+        out.push((html, stats, false));
+        Ok(out)
+    }
+
+    /// The brief's rich edition: one message when it fits the documented limits, else the
+    /// fragments packed greedily, in order, into as few messages as fit (a section heading
+    /// stays with its first item), numbered `(i/n)`. Each message is checked again as a
+    /// whole. Each carries the text edition of the same fragments for the fallback.
+    pub fn brief_rich(&self, brief: &Brief, group: &str) -> Result<Vec<RichPart>, RenderError> {
+        let limits = rich::RichLimits::TELEGRAM;
+        // Room for the part number paragraph.
+        let packing = rich::RichLimits {
+            max_chars: limits.max_chars - 16,
+            max_blocks: limits.max_blocks - 1,
+            ..limits
+        };
+        let fragments = self.rich_fragments(brief, group)?;
+        let blocks = self.brief_blocks(brief, group)?;
+        debug_assert_eq!(fragments.len(), blocks.len());
+        // Ranges of fragment indices, one per message.
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut start = 0;
+        let mut total = rich::RichStats::default();
+        for (i, (_, stats, _)) in fragments.iter().enumerate() {
+            let with = total.plus(*stats);
+            if i > start && with.exceeds(&packing).is_some() {
+                // Never end a message on a section heading: it moves to the next one.
+                let mut end = i;
+                while end > start + 1 && fragments[end - 1].2 {
+                    end -= 1;
+                }
+                ranges.push(start..end);
+                start = end;
+                total = fragments[start..=i]
+                    .iter()
+                    .fold(rich::RichStats::default(), |t, f| t.plus(f.1));
+            } else {
+                total = with;
+            }
+        }
+        ranges.push(start..fragments.len());
+        let count = ranges.len();
+        let mut parts = Vec::with_capacity(count);
+        for (n, range) in ranges.into_iter().enumerate() {
+            let mut html = fragments[range.clone()]
+                .iter()
+                .map(|f| f.0.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            if count > 1 {
+                html.push_str(&format!("\n<p>({}/{count})</p>", n + 1));
+            }
+            let stats = rich::check_rich_html(&html)
+                .map_err(|e| template_error("rich edition", format!("message {}: {e}", n + 1)))?;
+            if let Some(over) = stats.exceeds(&limits) {
+                return Err(RenderError::RichTooLarge {
+                    part: n + 1,
+                    reason: over,
+                });
+            }
+            let fallback = split_blocks(&blocks[range], self.limits())
+                .iter()
+                .map(FormattedText::to_message)
+                .collect();
+            parts.push(RichPart {
+                message: RichMessage { html },
+                fallback,
+            });
+        }
+        Ok(parts)
     }
 
     /// Plain text (a command's report) as messages Telegram accepts: cut by the same
@@ -502,6 +761,7 @@ impl Renderer {
             ],
         };
         self.brief_messages(&brief, "@group")?;
+        self.brief_rich(&brief, "@group")?;
         let topic = Topic {
             id: "sample".into(),
             name: "示例".into(),

@@ -362,6 +362,21 @@ pub fn parse_html(html: &str) -> Result<FormattedText, HtmlError> {
 /// Checks a template's literal tags (outside `{{ }}`, `{% %}` and `{# #}`) against the
 /// tags Telegram supports, so a bad template is refused when it is loaded.
 pub fn check_template_tags(source: &str) -> Result<(), HtmlError> {
+    check_template_tags_with(source, &|name, line| {
+        if SUPPORTED_TAGS.contains(&name) {
+            Ok(())
+        } else {
+            Err(unsupported(name, line))
+        }
+    })
+}
+
+/// [`check_template_tags`] with another tag set: `check` accepts a tag name or says why
+/// not (the rich edition's templates use the rich messages' tags).
+pub fn check_template_tags_with(
+    source: &str,
+    check: &dyn Fn(&str, usize) -> Result<(), HtmlError>,
+) -> Result<(), HtmlError> {
     let mut line = 1;
     let mut rest = source;
     // The next `{{`/`{%`/`{#` and the next `<`, as offsets into `source`: each is searched
@@ -394,8 +409,8 @@ pub fn check_template_tags(source: &str) -> Result<(), HtmlError> {
             (_, Some(tag)) => {
                 line += rest[..tag].matches('\n').count();
                 let name = crate::ingest::text::tag_name(&rest[tag + 1..]);
-                if !name.is_empty() && !SUPPORTED_TAGS.contains(&name.as_str()) {
-                    return Err(unsupported(&name, line));
+                if !name.is_empty() {
+                    check(&name, line)?;
                 }
                 rest = &rest[tag + 1..];
             }

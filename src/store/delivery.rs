@@ -6,7 +6,7 @@ use chrono::{NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
-use crate::message::OutgoingMessage;
+use crate::message::{Edition, OutgoingMessage, PartBody, RichMessage};
 
 /// One publication: the brief of a day to one chat (and forum thread), run `run`
 /// (a forced re-post is a new run).
@@ -87,10 +87,29 @@ impl PartState {
     }
 }
 
+/// A part to record: what is sent, and for a rich part its text edition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPart {
+    pub body: PartBody,
+    /// The same content as text messages, sent instead when the rich message is refused.
+    /// Empty for a text part.
+    pub fallback: Vec<OutgoingMessage>,
+}
+
+impl NewPart {
+    pub fn text(message: OutgoingMessage) -> NewPart {
+        NewPart {
+            body: PartBody::Text(message),
+            fallback: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxPart {
     pub part: i64,
-    pub message: OutgoingMessage,
+    pub message: PartBody,
+    pub fallback: Vec<OutgoingMessage>,
     pub state: PartState,
     pub attempts: i64,
     pub message_id: Option<i64>,
@@ -161,6 +180,25 @@ fn publication_from_row(row: &rusqlite::Row<'_>) -> Result<Publication> {
     })
 }
 
+const INSERT_PART: &str =
+    "INSERT INTO outbox (brief_date, chat, thread_id, run, part, body, state, edition, fallback)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8)";
+
+/// A part's `edition`, `body` and `fallback` columns. A text part's body is the JSON it
+/// always was, so a text post is recorded exactly as before the rich edition existed.
+fn part_columns(part: &NewPart) -> Result<(&'static str, String, Option<String>)> {
+    let json = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    let body = match &part.body {
+        PartBody::Text(m) => serde_json::to_string(m).map_err(json)?,
+        PartBody::Rich(m) => serde_json::to_string(m).map_err(json)?,
+    };
+    let fallback = match &part.body {
+        PartBody::Text(_) => None,
+        PartBody::Rich(_) => Some(serde_json::to_string(&part.fallback).map_err(json)?),
+    };
+    Ok((part.body.edition().as_str(), body, fallback))
+}
+
 impl Store {
     /// The newest run of a day's publication to one chat/thread.
     pub fn latest_publication(
@@ -214,7 +252,7 @@ impl Store {
         &mut self,
         key: &PublicationKey,
         trigger: &str,
-        parts: &[OutgoingMessage],
+        parts: &[NewPart],
     ) -> Result<()> {
         let tx = self.write()?;
         tx.execute(
@@ -231,20 +269,18 @@ impl Store {
             ],
         )?;
         {
-            let mut insert = tx.prepare(
-                "INSERT INTO outbox (brief_date, chat, thread_id, run, part, body, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
-            )?;
+            let mut insert = tx.prepare(INSERT_PART)?;
             for (i, part) in parts.iter().enumerate() {
-                let body =
-                    serde_json::to_string(part).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let (edition, body, fallback) = part_columns(part)?;
                 insert.execute(params![
                     key.brief_date.to_string(),
                     key.chat,
                     key.thread_id,
                     key.run,
                     i as i64 + 1,
-                    body
+                    body,
+                    edition,
+                    fallback
                 ])?;
             }
         }
@@ -252,9 +288,57 @@ impl Store {
         Ok(())
     }
 
+    /// The Bot API refused a rich part: in one transaction, the parts from `from_part` on
+    /// that are not sent are replaced by `texts`, numbered from `from_part`. The record then
+    /// reads as a text post, so a restart resumes it exactly as one.
+    pub fn replace_with_text(
+        &mut self,
+        key: &PublicationKey,
+        from_part: i64,
+        texts: &[OutgoingMessage],
+    ) -> Result<()> {
+        let tx = self.write()?;
+        let keys = params![key.brief_date.to_string(), key.chat, key.thread_id, key.run];
+        tx.execute(
+            "DELETE FROM outbox WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4
+               AND part >= ?5 AND state <> 'sent'",
+            params![
+                key.brief_date.to_string(),
+                key.chat,
+                key.thread_id,
+                key.run,
+                from_part
+            ],
+        )?;
+        {
+            let mut insert = tx.prepare(INSERT_PART)?;
+            for (i, text) in texts.iter().enumerate() {
+                let (edition, body, fallback) = part_columns(&NewPart::text(text.clone()))?;
+                insert.execute(params![
+                    key.brief_date.to_string(),
+                    key.chat,
+                    key.thread_id,
+                    key.run,
+                    from_part + i as i64,
+                    body,
+                    edition,
+                    fallback
+                ])?;
+            }
+        }
+        tx.execute(
+            "UPDATE publications SET parts = (SELECT COUNT(*) FROM outbox o
+                 WHERE o.brief_date = ?1 AND o.chat = ?2 AND o.thread_id = ?3 AND o.run = ?4)
+             WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4",
+            keys,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn outbox_parts(&self, key: &PublicationKey) -> Result<Vec<OutboxPart>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT part, body, state, attempts, message_id FROM outbox
+            "SELECT part, body, state, attempts, message_id, edition, fallback FROM outbox
              WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4 ORDER BY part",
         )?;
         let mut rows = stmt.query(params![
@@ -266,10 +350,25 @@ impl Store {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let body: String = row.get(1)?;
+            let edition: String = row.get(5)?;
+            let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("outbox body: {e}"));
+            let message = match Edition::parse(&edition) {
+                Some(Edition::Text) => {
+                    PartBody::Text(serde_json::from_str(&body).map_err(corrupt)?)
+                }
+                Some(Edition::Rich) => {
+                    PartBody::Rich(serde_json::from_str::<RichMessage>(&body).map_err(corrupt)?)
+                }
+                None => return Err(StoreError::Corrupt(format!("outbox edition {edition:?}"))),
+            };
+            let fallback = match row.get::<_, Option<String>>(6)? {
+                Some(json) => serde_json::from_str(&json).map_err(corrupt)?,
+                None => Vec::new(),
+            };
             out.push(OutboxPart {
                 part: row.get(0)?,
-                message: serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("outbox body: {e}")))?,
+                message,
+                fallback,
                 state: PartState::parse(&row.get::<_, String>(2)?)?,
                 attempts: row.get(3)?,
                 message_id: row.get(4)?,

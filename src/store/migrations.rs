@@ -226,7 +226,14 @@ INSERT OR IGNORE INTO item_targets (target_id, sort_at, item_key)
     JOIN items i ON i.key = m.item_key
     JOIN impact_targets t ON t.key = lower(trim(m.target));
 "#,
-    // 7: where each document came from, which decides how long it is kept
+    // 7: the edition of each outbox part (text or rich, issue 10), and for a rich part the
+    // text edition of the same content, sent instead when the Bot API refuses the rich
+    // message (JSON list of text messages).
+    r#"
+ALTER TABLE outbox ADD COLUMN edition TEXT NOT NULL DEFAULT 'text';
+ALTER TABLE outbox ADD COLUMN fallback TEXT;
+"#,
+    // 8: where each document came from, which decides how long it is kept
     // (`store.keep_days`). Documents stored before are classified by their source path:
     // `…#key` names are pushed or url documents, a bare http(s) or `feed-entry:` name is a
     // feed entry's; anything else stays a folder's, which is never pruned.

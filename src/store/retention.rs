@@ -105,7 +105,7 @@ impl Store {
         let tx = self.write()?;
         tx.execute("DELETE FROM digests WHERE brief_date < ?1", [&cutoff])?;
         tx.execute(
-            "UPDATE outbox SET body = '' WHERE brief_date < ?1 AND body <> ''",
+            "UPDATE outbox SET body = '', fallback = NULL WHERE brief_date < ?1 AND body <> ''",
             [&cutoff],
         )?;
         tx.commit()?;

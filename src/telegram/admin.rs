@@ -152,6 +152,40 @@ pub async fn preview(ctx: &BotContext, msg: &Message, args: &str) -> HandlerResu
             }
         }
     }
+    // With a rich target, each target's edition is said, then the rich edition follows.
+    let targets = &ctx.core.settings.telegram.targets;
+    if targets
+        .iter()
+        .any(|t| t.edition == crate::message::Edition::Rich)
+    {
+        let lines: Vec<String> = targets
+            .iter()
+            .map(|t| format!("{}：{}", t.chat, t.edition.as_str()))
+            .collect();
+        ctx.publisher
+            .reply(
+                &private,
+                &plain(format!("各目标的版本：\n{}", lines.join("\n"))),
+                SendOptions::default(),
+            )
+            .await
+            .ok();
+        let date = super::member::parse_date_arg(args).ok().flatten();
+        let rich = ctx
+            .core
+            .blocking(move |core| {
+                let date = date.unwrap_or_else(|| core.today());
+                core.brief_rich(date).map(|(_, parts)| parts)
+            })
+            .await;
+        match rich {
+            Ok(parts) => super::member::send_rich_parts(ctx, &private, &parts).await,
+            Err(e) => {
+                ctx.reply(msg, &plain(format!("富文本版无法预览：{e}")))
+                    .await;
+            }
+        }
+    }
     if !BotContext::is_private(msg) {
         ctx.reply(msg, &plain("预览已私聊发给你。")).await;
     }

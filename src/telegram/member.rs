@@ -254,6 +254,9 @@ pub async fn brief(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
     let Some(result) = brief_for_arg(ctx, msg, arg).await else {
         return Ok(());
     };
+    if ctx.core.settings.telegram.private_edition == crate::message::Edition::Rich {
+        return rich_brief(ctx, msg, arg).await;
+    }
     match result {
         Ok(messages) => {
             let chat = ChatRef::Id(msg.chat.id.0);
@@ -274,4 +277,69 @@ pub async fn brief(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
         Err(e) => return Err(e.into()),
     }
     Ok(())
+}
+
+/// `/brief` when `telegram.private_edition = "rich"`: the rich edition; when the Bot API
+/// refuses a rich message, the text edition of it and of what follows.
+async fn rich_brief(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult {
+    let Ok(date) = parse_date_arg(arg) else {
+        return Ok(());
+    };
+    let result = ctx
+        .core
+        .blocking(move |core| {
+            let date = date.unwrap_or_else(|| core.today());
+            core.brief_rich(date).map(|(_, parts)| parts)
+        })
+        .await;
+    let parts = match result {
+        Ok(parts) => parts,
+        Err(AppError::Compose(ComposeError::NoItems(day))) => {
+            ctx.reply(msg, &plain(format!("{day} 还没有简报内容。")))
+                .await;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let chat = ChatRef::Id(msg.chat.id.0);
+    send_rich_parts(ctx, &chat, &parts).await;
+    Ok(())
+}
+
+/// Sends rich parts in order to a private chat; on a refusal of the rich message, the rest
+/// goes as text (numbered when more than one).
+pub async fn send_rich_parts(ctx: &BotContext, chat: &ChatRef, parts: &[crate::render::RichPart]) {
+    for (i, part) in parts.iter().enumerate() {
+        let body = crate::message::PartBody::Rich(part.message.clone());
+        match ctx
+            .publisher
+            .reply_part(chat, &body, SendOptions::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.refuses_rich() => {
+                tracing::warn!("{}: rich message refused ({e}); sending text", chat.key());
+                let mut texts: Vec<OutgoingMessage> = parts[i..]
+                    .iter()
+                    .flat_map(|p| p.fallback.iter().cloned())
+                    .collect();
+                let total = texts.len();
+                for (n, text) in texts.iter_mut().enumerate() {
+                    if total > 1 {
+                        text.text.push_str(&format!("\n\n({}/{total})", n + 1));
+                    }
+                }
+                for text in &texts {
+                    if ctx.send(chat, text, SendOptions::default()).await.is_none() {
+                        return;
+                    }
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("reply to {}: {e}", chat.key());
+                return;
+            }
+        }
+    }
 }

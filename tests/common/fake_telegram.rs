@@ -34,6 +34,8 @@ pub enum Fault {
     /// Starts an answer, then drops the connection: the client cannot tell whether the
     /// message went out (here it did not).
     Drop,
+    /// A 400 with this description (e.g. a rich message the server refuses).
+    BadRequest(String),
     /// A proxy's HTML error page with this status that echoes the request path, token
     /// included, in its title and body.
     EchoPath(u16),
@@ -54,6 +56,8 @@ pub struct Sent {
     pub thread_id: Option<i64>,
     pub reply_markup: Option<Value>,
     pub edited: bool,
+    /// A rich message's HTML (`sendRichMessage`); `text` holds it too.
+    pub rich_html: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +93,8 @@ struct FakeState {
     global_window: VecDeque<Instant>,
     limits: Limits,
     rate_limited: usize,
+    /// An older Bot API server (before 10.1) does not know `sendRichMessage`.
+    rich_unsupported: bool,
 }
 
 #[derive(Clone)]
@@ -114,6 +120,123 @@ fn error(status: StatusCode, code: u16, description: &str, parameters: Option<Va
 
 fn ok(result: Value) -> Response {
     axum::Json(json!({ "ok": true, "result": result })).into_response()
+}
+
+/// Checks a rich message against the limits the Bot API documents for rich messages
+/// (32,768 characters of text, 500 blocks counting list items and table rows, nesting
+/// depth 16, 20 table columns) and a plain reading of its tags. Written apart from
+/// ecobrief's own checker, so the two do not share a mistake. The descriptions are ours:
+/// the docs do not give the API's wording.
+fn validate_rich(html: &str) -> Result<(), String> {
+    const BLOCKS: &[&str] = &[
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "pre",
+        "footer",
+        "hr",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "aside",
+        "table",
+        "tr",
+        "details",
+    ];
+    const KNOWN: &[&str] = &[
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "sub",
+        "sup",
+        "mark",
+        "summary",
+        "th",
+        "td",
+        "br",
+        "tg-spoiler",
+        "img",
+        "video",
+        "audio",
+    ];
+    if html.trim().is_empty() {
+        return Err("Bad Request: rich message is empty".to_string());
+    }
+    let (mut chars, mut blocks, mut columns) = (0usize, 0usize, 0usize);
+    let mut stack: Vec<String> = Vec::new();
+    let mut max_depth = 0;
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        chars += rest[..lt].trim().chars().count();
+        let after = &rest[lt + 1..];
+        let gt = after
+            .find('>')
+            .ok_or("Bad Request: can't parse rich message HTML: unclosed tag")?;
+        let inside = &after[..gt];
+        let closing = inside.starts_with('/');
+        let name: String = inside
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        if !BLOCKS.contains(&name.as_str()) && !KNOWN.contains(&name.as_str()) {
+            return Err(format!(
+                "Bad Request: can't parse rich message HTML: unsupported tag <{name}>"
+            ));
+        }
+        if closing {
+            if stack.pop().as_deref() != Some(name.as_str()) {
+                return Err(format!(
+                    "Bad Request: can't parse rich message HTML: unexpected </{name}>"
+                ));
+            }
+        } else {
+            if BLOCKS.contains(&name.as_str()) {
+                blocks += 1;
+            }
+            if name == "tr" {
+                columns = 0;
+            }
+            if name == "td" || name == "th" {
+                columns += 1;
+                if columns > 20 {
+                    return Err("Bad Request: rich message table has too many columns".into());
+                }
+            }
+            if name != "hr" && name != "br" && !inside.ends_with('/') {
+                stack.push(name);
+                max_depth = max_depth.max(stack.len());
+            }
+        }
+        rest = &after[gt + 1..];
+    }
+    chars += rest.trim().chars().count();
+    if !stack.is_empty() {
+        return Err("Bad Request: can't parse rich message HTML: unclosed tag".to_string());
+    }
+    if chars > 32_768 {
+        return Err("Bad Request: rich message text is too long".to_string());
+    }
+    if blocks > 500 {
+        return Err("Bad Request: rich message has too many blocks".to_string());
+    }
+    if max_depth > 16 {
+        return Err("Bad Request: rich message is nested too deeply".to_string());
+    }
+    Ok(())
 }
 
 /// Checks a message as Telegram would; `Err` is the Bot API's description.
@@ -262,6 +385,9 @@ async fn handle(
                 None,
             );
         }
+        Some(Fault::BadRequest(description)) => {
+            return error(StatusCode::BAD_REQUEST, 400, &description, None);
+        }
         Some(Fault::ChatNotFound) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -310,12 +436,31 @@ async fn handle(
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        "sendmessage" | "editmessagetext" => {
+        "sendrichmessage" if fake.state.lock().unwrap().rich_unsupported => error(
+            StatusCode::NOT_FOUND,
+            404,
+            "Not Found: method sendrichmessage",
+            None,
+        ),
+        "sendmessage" | "editmessagetext" | "sendrichmessage" => {
             let chat = chat_key(&body["chat_id"]);
-            let text = body["text"].as_str().unwrap_or("").to_string();
+            let rich_html = (method == "sendrichmessage").then(|| {
+                body["rich_message"]["html"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            });
+            let text = match &rich_html {
+                Some(html) => html.clone(),
+                None => body["text"].as_str().unwrap_or("").to_string(),
+            };
             let entities = body.get("entities").cloned().unwrap_or(json!([]));
+            let checked = match &rich_html {
+                Some(html) => validate_rich(html),
+                None => validate(&text, &entities),
+            };
             if let Err(description) =
-                validate(&text, &entities).and_then(|()| validate_markup(body.get("reply_markup")))
+                checked.and_then(|()| validate_markup(body.get("reply_markup")))
             {
                 return error(StatusCode::BAD_REQUEST, 400, &description, None);
             }
@@ -361,6 +506,7 @@ async fn handle(
                 thread_id: body["message_thread_id"].as_i64(),
                 reply_markup: body.get("reply_markup").cloned(),
                 edited,
+                rich_html,
             });
             ok(
                 json!({ "message_id": message_id, "date": 0, "chat": { "id": body["chat_id"], "type": if is_group { "supergroup" } else { "private" } }, "text": text }),
@@ -412,6 +558,12 @@ impl FakeTelegram {
             let _ = axum::serve(listener, app).await;
         });
         fake
+    }
+
+    /// Answers `sendRichMessage` as a Bot API server older than 10.1 does: 404, no such
+    /// method.
+    pub fn set_rich_unsupported(&self, unsupported: bool) {
+        self.state.lock().unwrap().rich_unsupported = unsupported;
     }
 
     pub fn fail_next(&self, method: &str, fault: Fault) {

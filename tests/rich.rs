@@ -1,0 +1,245 @@
+//! The rich edition (Bot API 10.1 `sendRichMessage`) against the fake Bot API: one rich
+//! message when the day fits, every title, key point, quick item and impact target in
+//! it, markup in item text shown as text, and the text edition of what was not yet sent
+//! when the Bot API refuses the rich message.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::fake_telegram::{FakeTelegram, Fault, Limits};
+use common::{ADMIN, GROUP, TestApp, spawn_core_with};
+use ecobrief::message::{Edition, PartBody};
+use ecobrief::render::rich::{RichLimits, check_rich_html, rich_to_readable};
+use ecobrief::store::delivery::{PublicationKey, PublicationState};
+
+fn day() -> NaiveDate {
+    "2026-03-12".parse().unwrap()
+}
+
+fn rich_target(config: &mut ecobrief::config::Config) {
+    for target in &mut config.telegram.targets {
+        target.edition = Edition::Rich;
+    }
+}
+
+fn key(run: i64) -> PublicationKey {
+    PublicationKey {
+        brief_date: day(),
+        chat: GROUP.to_string(),
+        thread_id: 0,
+        run,
+    }
+}
+
+fn part_numbers(texts: &[String]) -> Vec<String> {
+    texts
+        .iter()
+        .filter_map(|t| {
+            t.rsplit_once("\n\n(")
+                .map(|(_, n)| n.trim_end_matches(')').to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_rich_edition_has_every_title_key_point_quick_item_and_target_of_the_day() {
+    let t = spawn_core_with(|_| {});
+    t.app
+        .ingest_paths(&[common::repo_path("samples")], None)
+        .unwrap();
+    let (brief, parts) = t.app.brief_rich(day()).unwrap();
+    assert_eq!(parts.len(), 1, "the sample day fits one rich message");
+    let html = &parts[0].message.html;
+    let stats = check_rich_html(html).unwrap();
+    assert!(stats.exceeds(&RichLimits::TELEGRAM).is_none(), "{stats:?}");
+    assert!(html.starts_with("<h1>📰 "), "{html}");
+    assert!(html.contains("<table>") && html.contains("<th>📈</th>"));
+    assert!(html.contains("<footer>"));
+    let readable = rich_to_readable(html);
+    for item in brief.items() {
+        assert!(readable.contains(&item.title), "title {:?}", item.title);
+        for point in &item.key_points {
+            assert!(readable.contains(point.as_str()), "key point {point:?}");
+        }
+        for impact in &item.impacts {
+            assert!(
+                readable.contains(&impact.target),
+                "target {:?}",
+                impact.target
+            );
+        }
+    }
+    // The fallback is the text edition of the same content: the same texts as the text
+    // edition, without part numbers.
+    let (_, text) = t.app.brief_messages(day()).unwrap();
+    let fallback: Vec<String> = parts[0].fallback.iter().map(|m| m.text.clone()).collect();
+    let unnumbered: Vec<String> = text
+        .iter()
+        .map(|m| {
+            m.text
+                .rsplit_once("\n\n(")
+                .map_or(m.text.clone(), |(t, _)| t.to_string())
+        })
+        .collect();
+    assert_eq!(fallback, unnumbered);
+}
+
+#[test]
+fn markup_in_item_text_cannot_inject_rich_html() {
+    let t = spawn_core_with(|_| {});
+    let doc = t.write(
+        "brief-2026-03-12.md",
+        "---\ntitle: 注入测试\ndate: 2026-03-12\n---\n\n## 宏观\n\n### 标题 <details><p>x</p> & \"引号\"\n\n- **时间**：08:00\n- **核心要点**：\n  - 要点 </li></ul><h1>假</h1>\n- **影响**：\n  - 对<b>股市</b>：利多。理由\n\n### 第二条\n\n- **时间**：09:00\n- **核心要点**：\n  - 正常\n",
+    );
+    t.app.ingest_paths(&[doc], None).unwrap();
+    let (_, parts) = t.app.brief_rich(day()).unwrap();
+    let html = &parts[0].message.html;
+    check_rich_html(html).expect("still well-formed");
+    assert!(!html.contains("<details><p>x"), "{html}");
+    assert!(!html.contains("<h1>假"), "{html}");
+    let readable = rich_to_readable(html);
+    assert!(
+        readable.contains("要点 </li></ul><h1>假</h1>"),
+        "{readable}"
+    );
+}
+
+#[test]
+fn a_day_over_the_limits_is_packed_into_several_rich_messages_each_within_them() {
+    let t = spawn_core_with(|_| {});
+    let mut doc = String::from("---\ntitle: 长\ndate: 2026-03-12\n---\n\n## 宏观\n\n");
+    for i in 0..120 {
+        doc.push_str(&format!(
+            "### 条目{i}\n\n- **时间**：08:00\n- **核心要点**：\n"
+        ));
+        for k in 0..6 {
+            doc.push_str(&format!("  - 要点{i}-{k} {}\n", "很长的说明文字".repeat(8)));
+        }
+        doc.push_str("- **影响**：\n  - 对股市：利多。理由\n\n");
+    }
+    let path = t.write("brief-2026-03-12.md", doc);
+    t.app.ingest_paths(&[path], None).unwrap();
+    let (brief, parts) = t.app.brief_rich(day()).unwrap();
+    assert!(parts.len() > 1, "{}", parts.len());
+    let mut readable = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let stats = check_rich_html(&part.message.html).unwrap();
+        assert!(stats.exceeds(&RichLimits::TELEGRAM).is_none(), "{stats:?}");
+        assert!(
+            part.message
+                .html
+                .ends_with(&format!("<p>({}/{})</p>", i + 1, parts.len()))
+        );
+        readable.push_str(&rich_to_readable(&part.message.html));
+    }
+    for item in brief.items() {
+        assert!(readable.contains(&item.title));
+    }
+}
+
+#[tokio::test]
+async fn a_rich_target_gets_one_rich_message_and_the_outbox_says_so() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let app = TestApp::builder(&fake).config(rich_target).start().await;
+    let report = app.post(day(), false).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+    let calls = fake.calls("sendRichMessage");
+    assert_eq!(calls.len(), 1);
+    let sent = &calls[0].body;
+    assert_eq!(sent["chat_id"].to_string(), GROUP.to_string());
+    let html = sent["rich_message"]["html"].as_str().unwrap();
+    assert!(html.starts_with("<h1>📰 "));
+    assert!(
+        fake.sent_to(&GROUP.to_string())
+            .iter()
+            .all(|s| s.rich_html.is_some()),
+        "no text message to the group"
+    );
+    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    assert_eq!(parts.len(), 1);
+    assert!(matches!(parts[0].message, PartBody::Rich(_)));
+    assert!(!parts[0].fallback.is_empty());
+    // A second post is refused as for text.
+    assert!(app.post(day(), false).await.is_err());
+    assert_eq!(fake.calls("sendRichMessage").len(), 1);
+}
+
+#[tokio::test]
+async fn an_older_bot_api_without_send_rich_message_gets_the_text_edition_admins_told_once() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    fake.set_rich_unsupported(true);
+    let app = TestApp::builder(&fake).config(rich_target).start().await;
+    let report = app.post(day(), false).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(fake.calls("sendRichMessage").len(), 1, "tried once");
+    let texts: Vec<String> = fake
+        .sent_to(&GROUP.to_string())
+        .into_iter()
+        .map(|s| s.text)
+        .collect();
+    // Exactly the text edition: the same parts a text target gets.
+    assert_eq!(part_numbers(&texts), vec!["1/2", "2/2"]);
+    assert!(texts[0].starts_with("📰 "));
+    let notices: Vec<String> = fake
+        .sent_to(&ADMIN.to_string())
+        .into_iter()
+        .map(|s| s.text)
+        .filter(|t| t.contains("富文本"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    assert_eq!(parts.len(), 2);
+    assert!(parts.iter().all(|p| matches!(p.message, PartBody::Text(_))));
+    let publication = app
+        .store()
+        .latest_publication(day(), GROUP.to_string().as_str(), 0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(publication.state, PublicationState::Done);
+    assert_eq!(publication.parts, 2);
+}
+
+#[tokio::test]
+async fn a_400_on_the_rich_content_sends_the_text_edition_and_a_text_target_is_untouched() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    fake.fail_next(
+        "sendRichMessage",
+        Fault::BadRequest("Bad Request: can't parse rich message".to_string()),
+    );
+    let app = TestApp::builder(&fake).config(rich_target).start().await;
+    let report = app.post(day(), false).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+    let texts: Vec<String> = fake
+        .sent_to(&GROUP.to_string())
+        .into_iter()
+        .map(|s| s.text)
+        .collect();
+    assert_eq!(part_numbers(&texts), vec!["1/2", "2/2"]);
+
+    // Positive control: a text target never calls sendRichMessage.
+    let plain = FakeTelegram::start(Limits::default()).await;
+    let app = TestApp::builder(&plain).start().await;
+    app.post(day(), false).await.unwrap();
+    assert!(plain.calls("sendRichMessage").is_empty());
+    assert_eq!(
+        plain.calls("sendMessage").len(),
+        2 + 1,
+        "two parts and the summary"
+    );
+}
+
+#[tokio::test]
+async fn a_chat_not_found_on_a_rich_part_is_a_failure_not_a_fallback() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    fake.fail_next("sendRichMessage", Fault::ChatNotFound);
+    let app = TestApp::builder(&fake).config(rich_target).start().await;
+    let report = app.post(day(), false).await.unwrap();
+    assert!(!report.complete());
+    assert!(fake.sent_to(&GROUP.to_string()).is_empty());
+    // The record still holds the rich part, so the next post resumes it as rich.
+    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    assert!(matches!(parts[0].message, PartBody::Rich(_)));
+    let report = app.post(day(), false).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(fake.calls("sendRichMessage").len(), 2);
+}
