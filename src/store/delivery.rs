@@ -87,13 +87,34 @@ impl PartState {
     }
 }
 
+/// What a part of the outbox is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartKind {
+    /// A message of the brief's text (parts 1..n).
+    Text,
+    /// The cover photo that opens the post (part 0): this URL, the message as its caption.
+    Cover { url: String },
+}
+
+/// The cover photo's part number: before the text parts 1..n.
+pub const COVER_PART: i64 = 0;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxPart {
     pub part: i64,
+    pub kind: PartKind,
     pub message: OutgoingMessage,
     pub state: PartState,
     pub attempts: i64,
     pub message_id: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// A brief pinned in a target chat, not yet unpinned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub brief_date: NaiveDate,
+    pub message_id: i64,
 }
 
 /// What [`Store::claim_part`] found.
@@ -216,6 +237,18 @@ impl Store {
         trigger: &str,
         parts: &[OutgoingMessage],
     ) -> Result<()> {
+        self.start_publication_with_cover(key, trigger, parts, None)
+    }
+
+    /// [`Store::start_publication`], with a cover photo (its URL and caption) recorded as
+    /// part 0 when there is one.
+    pub fn start_publication_with_cover(
+        &mut self,
+        key: &PublicationKey,
+        trigger: &str,
+        parts: &[OutgoingMessage],
+        cover: Option<(&str, &OutgoingMessage)>,
+    ) -> Result<()> {
         let tx = self.write()?;
         tx.execute(
             "INSERT INTO publications (brief_date, chat, thread_id, run, trigger, state, parts, started_at)
@@ -247,6 +280,23 @@ impl Store {
                     body
                 ])?;
             }
+            if let Some((url, caption)) = cover {
+                let body = serde_json::to_string(caption)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO outbox (brief_date, chat, thread_id, run, part, body, state, kind, media_url)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 'cover', ?7)",
+                    params![
+                        key.brief_date.to_string(),
+                        key.chat,
+                        key.thread_id,
+                        key.run,
+                        COVER_PART,
+                        body,
+                        url
+                    ],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -254,7 +304,7 @@ impl Store {
 
     pub fn outbox_parts(&self, key: &PublicationKey) -> Result<Vec<OutboxPart>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT part, body, state, attempts, message_id FROM outbox
+            "SELECT part, body, state, attempts, message_id, kind, media_url, last_error FROM outbox
              WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4 ORDER BY part",
         )?;
         let mut rows = stmt.query(params![
@@ -266,8 +316,20 @@ impl Store {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let body: String = row.get(1)?;
+            let kind = match (
+                row.get::<_, String>(5)?.as_str(),
+                row.get::<_, Option<String>>(6)?,
+            ) {
+                ("text", _) => PartKind::Text,
+                ("cover", Some(url)) => PartKind::Cover { url },
+                (other, _) => {
+                    return Err(StoreError::Corrupt(format!("outbox part kind {other:?}")));
+                }
+            };
             out.push(OutboxPart {
                 part: row.get(0)?,
+                kind,
+                last_error: row.get(7)?,
                 message: serde_json::from_str(&body)
                     .map_err(|e| StoreError::Corrupt(format!("outbox body: {e}")))?,
                 state: PartState::parse(&row.get::<_, String>(2)?)?,
@@ -370,6 +432,84 @@ impl Store {
                 last_error,
                 finished
             ])?;
+        Ok(())
+    }
+
+    /// The message pinned as the brief of `date` in a target chat (the latest, after a
+    /// forced re-post), if it is still pinned.
+    pub fn pinned_brief(&self, chat: &str, thread_id: i64, date: NaiveDate) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT message_id FROM pins WHERE chat = ?1 AND thread_id = ?2 AND brief_date = ?3
+                 AND unpinned_at IS NULL ORDER BY pinned_at DESC LIMIT 1",
+            )?
+            .query_row(params![chat, thread_id, date.to_string()], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Records the brief of `date` pinned as `message_id`.
+    pub fn record_pin(
+        &self,
+        chat: &str,
+        thread_id: i64,
+        date: NaiveDate,
+        message_id: i64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO pins (chat, thread_id, brief_date, message_id, pinned_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (chat, thread_id, message_id) DO UPDATE SET brief_date = excluded.brief_date,
+               pinned_at = excluded.pinned_at, unpinned_at = NULL",
+            params![chat, thread_id, date.to_string(), message_id, Utc::now().timestamp()],
+        )?;
+        Ok(())
+    }
+
+    /// Briefs pinned in a target chat and not yet unpinned, other than `keep`: the ones
+    /// the brief pinned now replaces (the previous day's, or the same day's before a forced
+    /// re-post).
+    pub fn stale_pins(&self, chat: &str, thread_id: i64, keep: i64) -> Result<Vec<Pin>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT brief_date, message_id FROM pins
+             WHERE chat = ?1 AND thread_id = ?2 AND unpinned_at IS NULL AND message_id <> ?3
+             ORDER BY pinned_at",
+        )?;
+        let mut rows = stmt.query(params![chat, thread_id, keep])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let date: String = row.get(0)?;
+            out.push(Pin {
+                brief_date: date
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("pin date {date:?}: {e}")))?,
+                message_id: row.get(1)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks a pinned brief as unpinned.
+    pub fn record_unpin(&self, chat: &str, thread_id: i64, message_id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE pins SET unpinned_at = ?4 WHERE chat = ?1 AND thread_id = ?2 AND message_id = ?3",
+            params![chat, thread_id, message_id, Utc::now().timestamp()],
+        )?;
+        Ok(())
+    }
+
+    /// Records that admins are told pinning fails in `chat`; false when they were told
+    /// already (and are not told again).
+    pub fn note_pin_problem(&self, chat: &str, error: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "INSERT OR IGNORE INTO pin_notices (chat, error, told_at) VALUES (?1, ?2, ?3)",
+            params![chat, error, Utc::now().timestamp()],
+        )? > 0)
+    }
+
+    /// Pinning works again in `chat`: a later failure is told again.
+    pub fn clear_pin_problem(&self, chat: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM pin_notices WHERE chat = ?1", params![chat])?;
         Ok(())
     }
 
