@@ -312,6 +312,7 @@ fn bench_config(dir: &Path, api_url: &str, source: &Path) -> Config {
         thread_id: None,
         disable_notification: false,
         link_preview: false,
+        pin: false,
     }];
     config.telegram.admins = Vec::new();
     config.telegram.request_timeout_seconds = 5;

@@ -55,6 +55,8 @@ pub struct Target {
     pub thread_id: Option<i64>,
     pub disable_notification: bool,
     pub link_preview: bool,
+    /// Pin the day's first part and unpin the previous day's.
+    pub pin: bool,
 }
 
 impl Target {
@@ -437,6 +439,7 @@ impl Settings {
                 thread_id: target.thread_id,
                 disable_notification: target.disable_notification,
                 link_preview: target.link_preview,
+                pin: target.pin,
             });
         }
         if telegram.global_per_second == 0 {

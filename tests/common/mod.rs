@@ -138,6 +138,7 @@ pub fn test_telegram(config: &mut Config, api_url: &str) {
         thread_id: None,
         disable_notification: false,
         link_preview: false,
+        pin: false,
     }];
     config.telegram.admins = vec![ADMIN];
     config.telegram.group_interval_ms = 0;
