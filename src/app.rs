@@ -147,7 +147,11 @@ impl FileOutcome {
     pub fn lines(&self) -> Vec<String> {
         match &self.result {
             Ok(done) => std::iter::once(done.line(&self.path))
-                .chain(done.warnings.iter().map(|w| format!("warn   {}: {w}", self.path)))
+                .chain(
+                    done.warnings
+                        .iter()
+                        .map(|w| format!("warn   {}: {w}", self.path)),
+                )
                 .collect(),
             Err(e) => vec![format!("error  {e}")],
         }
