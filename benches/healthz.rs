@@ -313,6 +313,7 @@ fn bench_config(dir: &Path, api_url: &str, source: &Path) -> Config {
         disable_notification: false,
         link_preview: false,
         edition: ecobrief::message::Edition::Text,
+        pin: false,
     }];
     config.telegram.admins = Vec::new();
     config.telegram.request_timeout_seconds = 5;

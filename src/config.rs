@@ -325,6 +325,22 @@ pub struct RenderConfig {
     /// Entities per message; Telegram drops all formatting past 100.
     pub max_entities: usize,
     pub insights: InsightsMode,
+    /// Item times as Bot API 9.5 `date_time` entities, shown in each reader's own zone (the
+    /// configured zone's text stays as the entity's text for older clients). Off by default:
+    /// one more entity per item, so under the 100-entity cap a brief takes more parts.
+    pub local_times: bool,
+}
+
+/// What opens the post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CoverMode {
+    /// The brief's `coverImage` (an http(s) URL), by sendPhoto, with the title and date as
+    /// its caption, before the text parts.
+    #[default]
+    Photo,
+    /// No cover: the text parts only.
+    None,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -342,6 +358,8 @@ pub struct BriefConfig {
     pub category_sections: BTreeMap<String, String>,
     /// How many targets the header's impact overview names.
     pub overview_targets: usize,
+    /// `photo` (default): the cover image first, when the brief has one; `none`: never.
+    pub cover: CoverMode,
 }
 
 /// A chat the brief is posted to.
@@ -360,6 +378,9 @@ pub struct TargetConfig {
     /// `"text"` (default) or `"rich"` (Bot API 10.1 rich messages).
     #[serde(default)]
     pub edition: crate::message::Edition,
+    /// Pin the day's first part (silently) and unpin the previous day's.
+    #[serde(default)]
+    pub pin: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -431,6 +452,7 @@ impl Default for TelegramConfig {
                 disable_notification: false,
                 link_preview: false,
                 edition: crate::message::Edition::Text,
+                pin: false,
             }],
             admins: Vec::new(),
             admin_cache_minutes: 10,
@@ -505,6 +527,7 @@ impl Default for RenderConfig {
             message_budget: 4000,
             max_entities: TELEGRAM_MAX_ENTITIES,
             insights: InsightsMode::Collapsed,
+            local_times: false,
         }
     }
 }
@@ -527,6 +550,7 @@ impl Default for BriefConfig {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
             overview_targets: 5,
+            cover: CoverMode::Photo,
         }
     }
 }

@@ -15,6 +15,13 @@ pub struct MessageEntity {
     pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub language: Option<String>,
+    /// For `date_time` only: the instant the client shows in the reader's own zone.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub unix_time: Option<i64>,
+    /// For `date_time` only: how the client formats it (`r|w?[dD]?[tT]?`; empty shows the
+    /// text as written).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub date_time_format: Option<String>,
 }
 
 /// A message ready for `sendMessage` (`text` + `entities`).

@@ -57,6 +57,8 @@ pub struct Target {
     pub link_preview: bool,
     /// Text messages, or rich messages (`sendRichMessage`).
     pub edition: crate::message::Edition,
+    /// Pin the day's first part and unpin the previous day's.
+    pub pin: bool,
 }
 
 impl Target {
@@ -446,6 +448,7 @@ impl Settings {
                 disable_notification: target.disable_notification,
                 link_preview: target.link_preview,
                 edition: target.edition,
+                pin: target.pin,
             });
         }
         if telegram.global_per_second == 0 {

@@ -6,11 +6,13 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::fake_telegram::{FakeTelegram, Fault, Limits};
+use common::fake_telegram::{FakeTelegram, Fault, Limits, PinEvent};
 use common::{ADMIN, GROUP, TestApp, spawn_core_with};
 use ecobrief::message::{Edition, PartBody};
 use ecobrief::render::rich::{RichLimits, check_rich_html, rich_to_readable};
-use ecobrief::store::delivery::{PublicationKey, PublicationState};
+use ecobrief::store::delivery::{
+    COVER_PART, OutboxPart, PartKind, PartState, PublicationKey, PublicationState,
+};
 
 fn day() -> NaiveDate {
     "2026-03-12".parse().unwrap()
@@ -29,6 +31,15 @@ fn key(run: i64) -> PublicationKey {
         thread_id: 0,
         run,
     }
+}
+
+/// The brief's parts, without the cover photo (part 0) that opens the post.
+fn brief_parts(outbox: &[OutboxPart]) -> Vec<OutboxPart> {
+    outbox
+        .iter()
+        .filter(|p| p.part != COVER_PART)
+        .cloned()
+        .collect()
 }
 
 fn part_numbers(texts: &[String]) -> Vec<String> {
@@ -155,7 +166,7 @@ async fn a_rich_target_gets_one_rich_message_and_the_outbox_says_so() {
             .all(|s| s.rich_html.is_some()),
         "no text message to the group"
     );
-    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    let parts = brief_parts(&app.store().outbox_parts(&key(1)).unwrap());
     assert_eq!(parts.len(), 1);
     assert!(matches!(parts[0].message, PartBody::Rich(_)));
     assert!(!parts[0].fallback.is_empty());
@@ -187,7 +198,7 @@ async fn an_older_bot_api_without_send_rich_message_gets_the_text_edition_admins
         .filter(|t| t.contains("富文本"))
         .collect();
     assert_eq!(notices.len(), 1, "{notices:?}");
-    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    let parts = brief_parts(&app.store().outbox_parts(&key(1)).unwrap());
     assert_eq!(parts.len(), 2);
     assert!(parts.iter().all(|p| matches!(p.message, PartBody::Text(_))));
     let publication = app
@@ -237,9 +248,113 @@ async fn a_chat_not_found_on_a_rich_part_is_a_failure_not_a_fallback() {
     assert!(!report.complete());
     assert!(fake.sent_to(&GROUP.to_string()).is_empty());
     // The record still holds the rich part, so the next post resumes it as rich.
-    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    let parts = brief_parts(&app.store().outbox_parts(&key(1)).unwrap());
     assert!(matches!(parts[0].message, PartBody::Rich(_)));
     let report = app.post(day(), false).await.unwrap();
     assert!(report.complete(), "{report:?}");
     assert_eq!(fake.calls("sendRichMessage").len(), 2);
+}
+
+fn rich_pinned_target(config: &mut ecobrief::config::Config) {
+    rich_target(config);
+    config.telegram.targets[0].pin = true;
+}
+
+#[tokio::test]
+async fn a_rich_target_with_a_cover_and_pin_gets_the_photo_then_its_rich_message_pinned() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let app = TestApp::builder(&fake)
+        .config(rich_pinned_target)
+        .start()
+        .await;
+    let report = app.post(day(), false).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+
+    // The cover photo opens the post, with its text caption, before the rich message.
+    let photos = fake.photos();
+    assert_eq!(photos.len(), 1, "{photos:?}");
+    assert!(photos[0].caption.starts_with("📰 "), "{:?}", photos[0]);
+    let sent = fake.sent_to(&GROUP.to_string());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let rich = &sent[0];
+    assert!(rich.rich_html.is_some(), "the part went as a rich message");
+    assert!(
+        photos[0].message_id < rich.message_id,
+        "the photo comes first"
+    );
+    assert_eq!(fake.calls("sendRichMessage").len(), 1);
+
+    // The rich message is pinned (silently), not the photo.
+    assert_eq!(
+        fake.pin_events(),
+        vec![PinEvent::Pinned {
+            chat: GROUP.to_string(),
+            message_id: rich.message_id,
+            silent: true
+        }]
+    );
+    assert_eq!(
+        app.store()
+            .pinned_brief(&GROUP.to_string(), 0, day())
+            .unwrap(),
+        Some(rich.message_id)
+    );
+
+    // The outbox: the cover as part 0 (sent, text caption), then the rich part.
+    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!(parts[0].part, COVER_PART);
+    assert!(matches!(parts[0].kind, PartKind::Cover { .. }));
+    assert!(matches!(parts[0].message, PartBody::Text(_)));
+    assert_eq!(parts[0].message_id, Some(photos[0].message_id));
+    assert!(matches!(parts[1].kind, PartKind::Text));
+    assert!(matches!(parts[1].message, PartBody::Rich(_)));
+    assert!(parts.iter().all(|p| p.state == PartState::Sent));
+}
+
+#[tokio::test]
+async fn a_refused_rich_message_falls_back_to_text_after_the_cover_and_pins_the_first_text() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    fake.set_rich_unsupported(true);
+    let app = TestApp::builder(&fake)
+        .config(rich_pinned_target)
+        .start()
+        .await;
+    let report = app.post(day(), false).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+    let texts = fake.sent_to(&GROUP.to_string());
+    assert_eq!(
+        part_numbers(&texts.iter().map(|s| s.text.clone()).collect::<Vec<_>>()),
+        vec!["1/2", "2/2"]
+    );
+    // The photo went once, before the text edition, and the fallback kept it as it was.
+    assert_eq!(fake.calls("sendPhoto").len(), 1);
+    assert!(fake.photos()[0].message_id < texts[0].message_id);
+    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    let covers: Vec<_> = parts
+        .iter()
+        .filter(|p| matches!(p.kind, PartKind::Cover { .. }))
+        .collect();
+    assert_eq!(covers.len(), 1);
+    assert_eq!(covers[0].state, PartState::Sent);
+    assert_eq!(
+        parts.len(),
+        3,
+        "the cover and the two text parts: {parts:?}"
+    );
+    assert_eq!(
+        fake.pin_events(),
+        vec![PinEvent::Pinned {
+            chat: GROUP.to_string(),
+            message_id: texts[0].message_id,
+            silent: true
+        }],
+        "the first text part is pinned"
+    );
+    let publication = app
+        .store()
+        .latest_publication(day(), GROUP.to_string().as_str(), 0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(publication.parts, 2, "the cover is not counted as a part");
 }

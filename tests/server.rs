@@ -444,7 +444,8 @@ async fn publisher_counts_sends_retries_and_failures() {
         !text.contains("ecobrief_last_publish_timestamp_seconds 0"),
         "{text}"
     );
-    let sent = fake.sent().len() as u64;
+    // The fake keeps photos (the cover) apart from text messages; both are messages sent.
+    let sent = (fake.sent().len() + fake.photos().len()) as u64;
     assert!(
         text.contains(&format!("ecobrief_messages_sent_total {sent}")),
         "every confirmed message counted ({sent}): {text}"

@@ -98,6 +98,9 @@ pub struct SendOptions {
     pub link_preview: bool,
     /// An inline keyboard, as Bot API JSON.
     pub reply_markup: Option<Value>,
+    /// A photo (an http(s) URL Telegram fetches itself): the message goes as its caption,
+    /// by sendPhoto instead of sendMessage.
+    pub photo: Option<String>,
 }
 
 #[derive(Clone)]
@@ -276,6 +279,58 @@ impl BotApi {
             PartBody::Text(message) => self.send_message(chat, message, options).await,
             PartBody::Rich(message) => self.send_rich_message(chat, message, options).await,
         }
+    }
+
+    /// Sends a photo by URL with `caption` (text + entities, ≤ 1024 code points); returns
+    /// the message id.
+    pub async fn send_photo(
+        &self,
+        chat: &ChatRef,
+        photo: &str,
+        caption: &OutgoingMessage,
+        options: &SendOptions,
+    ) -> Result<i64, ApiError> {
+        let mut body = json!({
+            "chat_id": chat_json(chat),
+            "photo": photo,
+            "caption": caption.text,
+            "caption_entities": caption.entities,
+            "disable_notification": options.disable_notification,
+        });
+        if let Some(thread) = options.thread_id {
+            body["message_thread_id"] = json!(thread);
+        }
+        let result = self.call("sendPhoto", &body).await?;
+        Ok(result["message_id"].as_i64().unwrap_or_else(|| {
+            tracing::warn!("sendPhoto answered ok without a message_id");
+            0
+        }))
+    }
+
+    /// Pins a message; `silently` spares the members a notification.
+    pub async fn pin_chat_message(
+        &self,
+        chat: &ChatRef,
+        message_id: i64,
+        silently: bool,
+    ) -> Result<(), ApiError> {
+        let body = json!({
+            "chat_id": chat_json(chat),
+            "message_id": message_id,
+            "disable_notification": silently,
+        });
+        self.call("pinChatMessage", &body).await.map(|_| ())
+    }
+
+    /// Unpins one message (always by id: without one, Telegram unpins the most recent pin,
+    /// which may be an admin's).
+    pub async fn unpin_chat_message(
+        &self,
+        chat: &ChatRef,
+        message_id: i64,
+    ) -> Result<(), ApiError> {
+        let body = json!({ "chat_id": chat_json(chat), "message_id": message_id });
+        self.call("unpinChatMessage", &body).await.map(|_| ())
     }
 
     /// Replaces a message's text (for paging through a topic).

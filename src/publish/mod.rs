@@ -22,11 +22,13 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::app::{AppError, Core};
+use crate::config::CoverMode;
 use crate::message::{ChatRef, Edition, OutgoingMessage, PartBody};
 use crate::metrics::Metrics;
 use crate::settings::{Target, TelegramSettings};
 use crate::store::delivery::{
-    DigestState, NewPart, PartClaim, PartState, PublicationKey, PublicationState,
+    COVER_PART, DigestState, NewPart, OutboxPart, PartClaim, PartKind, PartState, PublicationKey,
+    PublicationState,
 };
 use crate::store::{Store, StoreError};
 use botapi::{ApiError, BotApi, SendOptions};
@@ -92,6 +94,30 @@ pub struct TargetReport {
     pub retries: u32,
     pub failures: u32,
     pub error: Option<String>,
+    /// The cover photo, when the post has one.
+    pub cover: Option<CoverReport>,
+    /// Pinning the day's first part, when the target asks for it and it was tried.
+    pub pin: Option<PinReport>,
+}
+
+/// How the cover photo ended. A cover that fails never holds up the text parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoverReport {
+    Sent,
+    /// Telegram refused it (or gave up on it): the text parts went out without it.
+    Failed(String),
+    /// Not sent: text parts went out before it could be (it is never sent after them).
+    Skipped,
+}
+
+/// How pinning the day's first part ended. It never fails the post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinReport {
+    /// Pinned silently; `unpinned` earlier briefs were unpinned.
+    Pinned { unpinned: usize },
+    /// Pinning (or unpinning the previous brief) failed; `told` when this is the first
+    /// time for this chat, so admins hear of it once.
+    Failed { error: String, told: bool },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,6 +166,20 @@ impl PublishReport {
                     .map(|e| format!("\n⚠️ {e}"))
                     .unwrap_or_default()
             ));
+            match &t.cover {
+                Some(CoverReport::Failed(e)) => {
+                    lines.push(format!("⚠️ 封面图未发送（正文照常发送）：{e}"));
+                }
+                Some(CoverReport::Skipped) => {
+                    lines.push("封面图未发送：正文已先发出".to_string());
+                }
+                Some(CoverReport::Sent) | None => {}
+            }
+            if let Some(PinReport::Failed { error, told: true }) = &t.pin {
+                lines.push(format!(
+                    "⚠️ 置顶失败（简报照常发布）：{error}。请把机器人设为管理员并授予“置顶消息”权限（can_pin_messages）。此提示只发一次。"
+                ));
+            }
         }
         let d = &self.digests;
         lines.push(format!(
@@ -299,6 +339,7 @@ fn options_for(target: &Target) -> SendOptions {
         disable_notification: target.disable_notification,
         link_preview: target.link_preview,
         reply_markup: None,
+        photo: None,
     }
 }
 
@@ -550,7 +591,13 @@ impl Publisher {
                 Attempt::AlreadySent => break SendOutcome::AlreadySent,
                 Attempt::NotRecorded => break SendOutcome::NotRecorded,
             }
-            let sent = self.api.send_part(chat, message, options).await;
+            let sent = match (&options.photo, message) {
+                // A cover's caption is always a text message (the outbox checks it).
+                (Some(photo), PartBody::Text(caption)) => {
+                    self.api.send_photo(chat, photo, caption, options).await
+                }
+                _ => self.api.send_part(chat, message, options).await,
+            };
             observe(&self.metrics, &sent);
             match sent {
                 Ok(message_id) => break SendOutcome::Sent(message_id),
@@ -632,6 +679,11 @@ impl Publisher {
                     }
                 }
             };
+            // The cover photo (part 0) goes first and on its own path: it never holds up
+            // the parts, and a rich fallback never replaces it.
+            let (covers, parts): (Vec<OutboxPart>, Vec<OutboxPart>) = parts
+                .into_iter()
+                .partition(|p| matches!(p.kind, PartKind::Cover { .. }));
             report.parts = parts.len();
             report.already_sent = parts.iter().filter(|p| p.state == PartState::Sent).count();
             let fallback: Vec<(i64, Vec<OutgoingMessage>)> = parts
@@ -650,6 +702,35 @@ impl Publisher {
                 transient: self.telegram.max_retries,
                 follow_migration: true,
             };
+            if let Some(cover) = covers.into_iter().next() {
+                let text_started = report.already_sent > 0;
+                let stop = self
+                    .deliver_cover(
+                        key,
+                        target,
+                        &mut chat,
+                        cover,
+                        text_started,
+                        &what,
+                        &mut report,
+                    )
+                    .await;
+                if let Some((state, error)) = stop {
+                    self.finish(key, state, &report, Some(error.clone()), &what)
+                        .await;
+                    report.error = Some(error);
+                    return report;
+                }
+            }
+            // A first part sent by an earlier run (or pass) that stopped before pinning it.
+            if report.pin.is_none()
+                && let Some(first) = parts.first()
+                && first.state == PartState::Sent
+                && let Some(id) = first.message_id
+            {
+                self.pin_brief(key, target, &chat, id, &mut report).await;
+            }
+            let first_part = parts.first().map(|p| p.part);
             for part in parts.into_iter().filter(|p| p.state != PartState::Sent) {
                 let mut record = PartRecord {
                     publisher: self,
@@ -674,12 +755,12 @@ impl Publisher {
                         continue;
                     }
                     SendOutcome::Sent(message_id) => {
-                        let key = key.clone();
+                        let record_key = key.clone();
                         let number = part.part;
                         let recorded = self
                             .with_retries(&what, move |store| {
                                 store.set_part_state(
-                                    &key,
+                                    &record_key,
                                     number,
                                     PartState::Sent,
                                     Some(message_id),
@@ -689,6 +770,10 @@ impl Publisher {
                             .await;
                         if recorded.is_some() {
                             report.sent += 1;
+                            if Some(number) == first_part {
+                                self.pin_brief(key, target, &chat, message_id, &mut report)
+                                    .await;
+                            }
                             continue;
                         }
                         // Sent, but not recorded: stop, so that at most this one part is
@@ -797,6 +882,225 @@ impl Publisher {
         ))
         .await;
         recorded
+    }
+
+    /// Sends the cover photo (part 0) before the text parts. A cover Telegram refuses, or
+    /// one given up on, is recorded as failed and the text parts go on; `Some` only when
+    /// the whole post must stop here (stopping, or a record that cannot be written), with
+    /// the run's state and why. A cover never goes out after a text part.
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver_cover(
+        &self,
+        key: &PublicationKey,
+        target: &Target,
+        chat: &mut ChatRef,
+        cover: OutboxPart,
+        text_started: bool,
+        what: &str,
+        report: &mut TargetReport,
+    ) -> Option<(PublicationState, String)> {
+        let PartKind::Cover { url } = &cover.kind else {
+            return None;
+        };
+        match cover.state {
+            PartState::Sent => {
+                report.cover = Some(CoverReport::Sent);
+                return None;
+            }
+            PartState::Failed => {
+                report.cover = Some(CoverReport::Failed(
+                    cover.last_error.clone().unwrap_or_default(),
+                ));
+                return None;
+            }
+            PartState::Pending | PartState::Sending if text_started => {
+                report.cover = Some(CoverReport::Skipped);
+                return None;
+            }
+            PartState::Pending | PartState::Sending => {}
+        }
+        let options = SendOptions {
+            photo: Some(url.clone()),
+            ..options_for(target)
+        };
+        let budget = RetryBudget {
+            rate_limits: MAX_RATE_LIMITS_PER_PART,
+            max_wait: MAX_RETRY_AFTER,
+            transient: self.telegram.max_retries,
+            follow_migration: true,
+        };
+        let mut record = PartRecord {
+            publisher: self,
+            key,
+            part: COVER_PART,
+            target,
+            what,
+        };
+        let outcome = self
+            .send_paced(
+                chat,
+                &cover.message,
+                &options,
+                budget,
+                &mut record,
+                &mut report.retries,
+            )
+            .await;
+        let (state, message_id, note) = match outcome {
+            SendOutcome::AlreadySent => {
+                report.cover = Some(CoverReport::Sent);
+                return None;
+            }
+            SendOutcome::Sent(id) => (PartState::Sent, Some(id), None),
+            SendOutcome::Failed(e) => {
+                let text = e.to_string();
+                tracing::warn!("the cover photo of {what}: {text}; sending the text without it");
+                (PartState::Failed, None, Some(text))
+            }
+            SendOutcome::Stopped => {
+                return Some((
+                    PublicationState::Pending,
+                    "stopped before finishing; the rest is sent on the next start".to_string(),
+                ));
+            }
+            SendOutcome::NotRecorded => {
+                return Some((
+                    PublicationState::Failed,
+                    "the delivery record could not be written; stopped to avoid double posts"
+                        .to_string(),
+                ));
+            }
+        };
+        let (record_key, record_note) = (key.clone(), note.clone());
+        let recorded = self
+            .with_retries(what, move |store| {
+                store.set_part_state(
+                    &record_key,
+                    COVER_PART,
+                    state,
+                    message_id,
+                    record_note.as_deref(),
+                )
+            })
+            .await;
+        report.cover = Some(match note {
+            Some(text) => CoverReport::Failed(text),
+            None => CoverReport::Sent,
+        });
+        if recorded.is_none() {
+            return Some((
+                PublicationState::Failed,
+                "a sent part could not be recorded; stopped".to_string(),
+            ));
+        }
+        None
+    }
+
+    /// Pins the day's first part silently and unpins the briefs pinned before it, when the
+    /// target asks for it. Never fails the post: a refusal (no `can_pin_messages`, any
+    /// other error) is logged, and admins are told in the summary once per chat.
+    async fn pin_brief(
+        &self,
+        key: &PublicationKey,
+        target: &Target,
+        chat: &ChatRef,
+        message_id: i64,
+        report: &mut TargetReport,
+    ) {
+        if !target.pin || message_id == 0 {
+            return;
+        }
+        let (chat_key, thread, date) = (key.chat.clone(), key.thread_id, key.brief_date);
+        let what = format!("the pin of {date} in {chat_key}");
+        let pinned = {
+            let chat_key = chat_key.clone();
+            self.core
+                .db
+                .run(move |store| store.pinned_brief(&chat_key, thread, date))
+                .await
+        };
+        let outcome = match pinned {
+            Ok(Some(id)) if id == message_id => Ok(0),
+            Ok(_) => {
+                self.pin_and_unpin(chat, &chat_key, thread, date, message_id)
+                    .await
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        report.pin = Some(match outcome {
+            Ok(unpinned) => {
+                let chat_key = chat_key.clone();
+                self.with_retries(&what, move |store| store.clear_pin_problem(&chat_key))
+                    .await;
+                PinReport::Pinned { unpinned }
+            }
+            Err(error) => {
+                tracing::warn!("{what}: {error}; the post goes on");
+                let (chat_key, note) = (chat_key.clone(), error.clone());
+                let told = self
+                    .with_retries(&what, move |store| store.note_pin_problem(&chat_key, &note))
+                    .await
+                    .unwrap_or(false);
+                PinReport::Failed { error, told }
+            }
+        });
+    }
+
+    /// pinChatMessage, then unpinChatMessage for each brief pinned before; how many were
+    /// unpinned, or the first error.
+    async fn pin_and_unpin(
+        &self,
+        chat: &ChatRef,
+        chat_key: &str,
+        thread: i64,
+        date: NaiveDate,
+        message_id: i64,
+    ) -> Result<usize, String> {
+        self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
+            .await
+            .ok_or_else(|| ApiError::Stopped.to_string())?;
+        let pinned = self.api.pin_chat_message(chat, message_id, true).await;
+        observe(&self.metrics, &pinned);
+        pinned.map_err(|e| e.to_string())?;
+        let what = format!("the pin of {date} in {chat_key}");
+        let key = chat_key.to_string();
+        self.with_retries(&what, move |store| {
+            store.record_pin(&key, thread, date, message_id)
+        })
+        .await;
+        let key = chat_key.to_string();
+        let stale = self
+            .core
+            .db
+            .run(move |store| store.stale_pins(&key, thread, message_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut unpinned = 0;
+        for old in stale {
+            self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
+                .await
+                .ok_or_else(|| ApiError::Stopped.to_string())?;
+            let outcome = self.api.unpin_chat_message(chat, old.message_id).await;
+            observe(&self.metrics, &outcome);
+            match outcome {
+                Ok(()) => {}
+                // Unpinned by hand or deleted meanwhile: nothing left to unpin.
+                Err(ApiError::BadRequest(d)) if d.to_ascii_lowercase().contains("not found") => {}
+                Err(e) => {
+                    return Err(format!(
+                        "unpinning the brief of {} (message {}): {e}",
+                        old.brief_date, old.message_id
+                    ));
+                }
+            }
+            let key = chat_key.to_string();
+            self.with_retries(&what, move |store| {
+                store.record_unpin(&key, thread, old.message_id)
+            })
+            .await;
+            unpinned += 1;
+        }
+        Ok(unpinned)
     }
 
     async fn finish(
@@ -1028,6 +1332,8 @@ fn prepare(
     let mut conn = core.db.get()?;
     let mut messages: Option<Vec<OutgoingMessage>> = None;
     let mut rich: Option<Vec<NewPart>> = None;
+    // The day's cover, found with the first brief composed (both editions share it).
+    let mut cover: Option<Option<Cover>> = None;
     let mut keys = Vec::new();
     for target in targets {
         let chat = target.chat_key();
@@ -1048,7 +1354,10 @@ fn prepare(
             (Edition::Text, _) => None,
             (Edition::Rich, Some(parts)) => Some(parts.clone()),
             (Edition::Rich, None) => match core.brief_rich(date) {
-                Ok((_, parts)) => {
+                Ok((brief, parts)) => {
+                    if cover.is_none() {
+                        cover = Some(cover_of(core, &brief)?);
+                    }
                     let parts: Vec<NewPart> = parts
                         .into_iter()
                         .map(|p| NewPart {
@@ -1074,11 +1383,25 @@ fn prepare(
             None => match &messages {
                 Some(m) => m.iter().cloned().map(NewPart::text).collect(),
                 None => {
-                    let (_, m) = core.brief_messages(date)?;
+                    let (brief, m) = core.brief_messages(date)?;
+                    if cover.is_none() {
+                        cover = Some(cover_of(core, &brief)?);
+                    }
                     messages = Some(m.clone());
                     m.into_iter().map(NewPart::text).collect()
                 }
             },
+        };
+        // Both editions open with the same cover photo (part 0): a rich message takes no
+        // media from us (see `render::rich`), so the photo goes before it as for text.
+        let day_cover = match &cover {
+            Some(known) => known.clone(),
+            None => {
+                let brief = core.compose(date)?;
+                let known = cover_of(core, &brief)?;
+                cover = Some(known.clone());
+                known
+            }
         };
         let key = PublicationKey {
             brief_date: date,
@@ -1086,10 +1409,44 @@ fn prepare(
             thread_id: thread,
             run,
         };
-        conn.start_publication(&key, trigger, &parts)?;
+        conn.start_publication_with_cover(
+            &key,
+            trigger,
+            &parts,
+            day_cover
+                .as_ref()
+                .map(|(url, caption)| (url.as_str(), caption)),
+        )?;
         keys.push((key, target.clone()));
     }
     Ok(keys)
+}
+
+/// A cover photo's URL and its caption.
+type Cover = (String, OutgoingMessage);
+
+/// The cover photo that opens the post: the brief's `coverImage` and its caption, when
+/// `brief.cover = "photo"` and the image is an http(s) URL (Telegram fetches it itself).
+fn cover_of(core: &Core, brief: &crate::compose::Brief) -> Result<Option<Cover>, PublishError> {
+    if core.settings.brief.cover == CoverMode::None {
+        return Ok(None);
+    }
+    let Some(image) = brief.cover_image.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    match reqwest::Url::parse(image) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            let caption = core.renderer.cover_caption(brief).map_err(AppError::from)?;
+            Ok(Some((url.to_string(), caption)))
+        }
+        _ => {
+            tracing::warn!(
+                "the brief of {}: coverImage {image:?} is not an http(s) URL; posting without a cover photo",
+                brief.date
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// An inline keyboard with one "更多" button carrying `data`.

@@ -29,6 +29,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("header.html", include_str!("../../templates/header.html")),
     ("section.html", include_str!("../../templates/section.html")),
     ("item.html", include_str!("../../templates/item.html")),
+    ("cover.html", include_str!("../../templates/cover.html")),
     (
         "quick_items.html",
         include_str!("../../templates/quick_items.html"),
@@ -147,6 +148,11 @@ pub struct ItemView {
     pub title: String,
     /// `08:15`, or `3月11日 22:10` when the news is from another day than the brief.
     pub time: Option<String>,
+    /// The same instant as a Unix time, for a `<tg-time>` entity (`render.local_times`).
+    pub unix: Option<i64>,
+    /// The entity's format: `t` (short time) on the brief's day, `dt` (short date and
+    /// time) on another day, as the text shows the date then too.
+    pub time_format: &'static str,
     /// Always with the date: `3月12日 08:15` (for topic replies).
     pub date_time: String,
     pub key_points: Vec<String>,
@@ -182,6 +188,7 @@ impl ItemView {
         let local = item
             .published_at
             .map(|t: DateTime<Utc>| t.with_timezone(&tz));
+        let same_day = local.is_none_or(|t| t.date_naive() == item.brief_date);
         let time = local.map(|t| {
             if t.date_naive() == item.brief_date {
                 t.format("%H:%M").to_string()
@@ -214,6 +221,8 @@ impl ItemView {
             kind: item.kind.as_str(),
             title: item.title.clone(),
             time,
+            unix: item.published_at.map(|t| t.timestamp()),
+            time_format: if same_day { "t" } else { "dt" },
             date_time,
             key_points: item.key_points.clone(),
             insights: item.insights.clone(),
@@ -237,6 +246,31 @@ impl ItemView {
             source_url: item.source_url.clone(),
         }
     }
+}
+
+/// sendPhoto's caption: "0-1024 characters after entities parsing" (Bot API, sendPhoto).
+pub const CAPTION_MAX_CODE_POINTS: usize = 1024;
+
+/// `text` within `max` code points: cut at the last grapheme boundary that leaves room for
+/// `…`, entities clipped to what is kept.
+fn cut_caption(text: FormattedText, max: usize) -> FormattedText {
+    if text.char_count() <= max {
+        return text;
+    }
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut end = 0;
+    let mut kept = 0;
+    for (at, grapheme) in text.text.grapheme_indices(true) {
+        let n = grapheme.chars().count();
+        if kept + n > max.saturating_sub(1) {
+            break;
+        }
+        kept += n;
+        end = at + grapheme.len();
+    }
+    let mut cut = text.slice(0, end);
+    cut.text.push('…');
+    cut
 }
 
 fn month_day(date: NaiveDate) -> String {
@@ -387,7 +421,11 @@ impl Renderer {
                 blocks.push(block(
                     self.render(
                         "item.html",
-                        context! { item => item, insights_mode => insights },
+                        context! {
+                            item => item,
+                            insights_mode => insights,
+                            local_times => self.config.local_times,
+                        },
                     )?,
                     false,
                 ));
@@ -602,6 +640,20 @@ impl Renderer {
         Ok(parts)
     }
 
+    /// The caption of the cover photo: the title and date, within Telegram's 1024 code
+    /// points for a caption (cut at a grapheme boundary, with `…`, when longer).
+    pub fn cover_caption(&self, brief: &Brief) -> Result<OutgoingMessage, RenderError> {
+        let caption = self.render(
+            "cover.html",
+            context! {
+                title => &brief.title,
+                date => brief.date.to_string(),
+                date_label => chinese_date(brief.date),
+            },
+        )?;
+        Ok(cut_caption(caption, CAPTION_MAX_CODE_POINTS).to_message())
+    }
+
     /// Plain text (a command's report) as messages Telegram accepts: cut by the same
     /// splitter as the brief, numbered `(1/n)` when it takes more than one.
     pub fn plain_messages(&self, text: &str) -> Vec<OutgoingMessage> {
@@ -762,6 +814,7 @@ impl Renderer {
         };
         self.brief_messages(&brief, "@group")?;
         self.brief_rich(&brief, "@group")?;
+        self.cover_caption(&brief)?;
         let topic = Topic {
             id: "sample".into(),
             name: "示例".into(),

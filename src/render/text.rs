@@ -35,10 +35,20 @@ pub enum EntityKind {
     Strikethrough,
     Spoiler,
     Code,
-    Pre { language: Option<String> },
-    TextLink { url: String },
+    Pre {
+        language: Option<String>,
+    },
+    TextLink {
+        url: String,
+    },
     Blockquote,
     ExpandableBlockquote,
+    /// Bot API 9.5 `date_time`: the client shows `unix` in the reader's own zone, formatted
+    /// by `format`; the text is what clients without it show.
+    DateTime {
+        unix: i64,
+        format: String,
+    },
 }
 
 impl EntityKind {
@@ -55,6 +65,7 @@ impl EntityKind {
             EntityKind::TextLink { .. } => "text_link",
             EntityKind::Blockquote => "blockquote",
             EntityKind::ExpandableBlockquote => "expandable_blockquote",
+            EntityKind::DateTime { .. } => "date_time",
         }
     }
 }
@@ -140,6 +151,14 @@ impl FormattedText {
                             EntityKind::Pre { language } => language.clone(),
                             _ => None,
                         },
+                        unix_time: match &e.kind {
+                            EntityKind::DateTime { unix, .. } => Some(*unix),
+                            _ => None,
+                        },
+                        date_time_format: match &e.kind {
+                            EntityKind::DateTime { format, .. } => Some(format.clone()),
+                            _ => None,
+                        },
                     }
                 })
                 .collect(),
@@ -164,7 +183,25 @@ pub const SUPPORTED_TAGS: &[&str] = &[
     "code",
     "pre",
     "blockquote",
+    "tg-time",
 ];
+
+/// Whether `format` is a date-time format Telegram accepts: the Bot API's formatting
+/// options give the regular expression `r|w?[dD]?[tT]?` (empty shows the text as written).
+pub fn is_date_time_format(format: &str) -> bool {
+    if format == "r" {
+        return true;
+    }
+    let mut rest = format.as_bytes();
+    for allowed in [&b"w"[..], b"dD", b"tT"] {
+        if let Some((first, tail)) = rest.split_first()
+            && allowed.contains(first)
+        {
+            rest = tail;
+        }
+    }
+    rest.is_empty()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
@@ -334,6 +371,29 @@ pub fn parse_html(html: &str) -> Result<FormattedText, HtmlError> {
                 }
             }
             "pre" => Some(EntityKind::Pre { language: None }),
+            "tg-time" => {
+                let unix = attr("unix").and_then(|u| u.trim().parse::<i64>().ok());
+                let format = attr("format").unwrap_or_default();
+                match unix {
+                    Some(unix) if unix >= 0 && is_date_time_format(&format) => {
+                        Some(EntityKind::DateTime { unix, format })
+                    }
+                    Some(_) => {
+                        return Err(HtmlError {
+                            line,
+                            message: format!(
+                                "<tg-time> format {format:?} is not one Telegram accepts (r, or w, then d or D, then t or T)"
+                            ),
+                        });
+                    }
+                    None => {
+                        return Err(HtmlError {
+                            line,
+                            message: "<tg-time> needs unix=\"SECONDS\" (a Unix time)".to_string(),
+                        });
+                    }
+                }
+            }
             "blockquote" => Some(if attrs.iter().any(|(k, _)| k == "expandable") {
                 EntityKind::ExpandableBlockquote
             } else {
@@ -521,6 +581,40 @@ mod tests {
         );
         let q = parse_html("<blockquote expandable>x</blockquote>").unwrap();
         assert_eq!(q.entities[0].kind, EntityKind::ExpandableBlockquote);
+    }
+
+    #[test]
+    fn tg_time_becomes_a_date_time_entity() {
+        let t = parse_html("🕘 <tg-time unix=\"1773274500\" format=\"dt\">3月11日 08:15</tg-time>")
+            .unwrap();
+        let m = t.to_message();
+        assert_eq!(m.entities.len(), 1);
+        let e = &m.entities[0];
+        assert_eq!(e.kind, "date_time");
+        assert_eq!((e.offset, e.length), (3, 11));
+        assert_eq!(e.unix_time, Some(1_773_274_500));
+        assert_eq!(e.date_time_format.as_deref(), Some("dt"));
+        let json = serde_json::to_value(e).unwrap();
+        assert_eq!(json["unix_time"], 1_773_274_500);
+        assert_eq!(json["date_time_format"], "dt");
+        assert!(parse_html("<tg-time>x</tg-time>").is_err());
+        assert!(parse_html("<tg-time unix=\"1\" format=\"tr\">x</tg-time>").is_err());
+        // Other entities carry neither field.
+        let bold = serde_json::to_value(&parse_html("<b>x</b>").unwrap().to_message().entities[0])
+            .unwrap();
+        assert!(bold.get("unix_time").is_none() && bold.get("date_time_format").is_none());
+    }
+
+    #[test]
+    fn date_time_formats_follow_the_documented_pattern() {
+        for ok in [
+            "", "r", "w", "d", "D", "t", "T", "wd", "wDT", "dt", "Dt", "wT",
+        ] {
+            assert!(is_date_time_format(ok), "{ok:?}");
+        }
+        for bad in ["rt", "td", "dd", "x", "wr", "tT", "dD", "Tw"] {
+            assert!(!is_date_time_format(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -105,14 +105,36 @@ impl NewPart {
     }
 }
 
+/// What a part of the outbox is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartKind {
+    /// A message of the brief's text (parts 1..n).
+    Text,
+    /// The cover photo that opens the post (part 0): this URL, the message as its caption.
+    Cover { url: String },
+}
+
+/// The cover photo's part number: before the text parts 1..n.
+pub const COVER_PART: i64 = 0;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxPart {
     pub part: i64,
+    pub kind: PartKind,
+    /// What is sent; a cover's caption is always a text message.
     pub message: PartBody,
     pub fallback: Vec<OutgoingMessage>,
     pub state: PartState,
     pub attempts: i64,
     pub message_id: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// A brief pinned in a target chat, not yet unpinned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub brief_date: NaiveDate,
+    pub message_id: i64,
 }
 
 /// What [`Store::claim_part`] found.
@@ -254,6 +276,18 @@ impl Store {
         trigger: &str,
         parts: &[NewPart],
     ) -> Result<()> {
+        self.start_publication_with_cover(key, trigger, parts, None)
+    }
+
+    /// [`Store::start_publication`], with a cover photo (its URL and caption) recorded as
+    /// part 0 when there is one.
+    pub fn start_publication_with_cover(
+        &mut self,
+        key: &PublicationKey,
+        trigger: &str,
+        parts: &[NewPart],
+        cover: Option<(&str, &OutgoingMessage)>,
+    ) -> Result<()> {
         let tx = self.write()?;
         tx.execute(
             "INSERT INTO publications (brief_date, chat, thread_id, run, trigger, state, parts, started_at)
@@ -283,6 +317,23 @@ impl Store {
                     fallback
                 ])?;
             }
+            if let Some((url, caption)) = cover {
+                let body = serde_json::to_string(caption)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO outbox (brief_date, chat, thread_id, run, part, body, state, kind, media_url)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 'cover', ?7)",
+                    params![
+                        key.brief_date.to_string(),
+                        key.chat,
+                        key.thread_id,
+                        key.run,
+                        COVER_PART,
+                        body,
+                        url
+                    ],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -301,7 +352,7 @@ impl Store {
         let keys = params![key.brief_date.to_string(), key.chat, key.thread_id, key.run];
         tx.execute(
             "DELETE FROM outbox WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4
-               AND part >= ?5 AND state <> 'sent'",
+               AND part >= ?5 AND state <> 'sent' AND kind <> 'cover'",
             params![
                 key.brief_date.to_string(),
                 key.chat,
@@ -328,7 +379,8 @@ impl Store {
         }
         tx.execute(
             "UPDATE publications SET parts = (SELECT COUNT(*) FROM outbox o
-                 WHERE o.brief_date = ?1 AND o.chat = ?2 AND o.thread_id = ?3 AND o.run = ?4)
+                 WHERE o.brief_date = ?1 AND o.chat = ?2 AND o.thread_id = ?3 AND o.run = ?4
+                   AND o.kind <> 'cover')
              WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4",
             keys,
         )?;
@@ -338,7 +390,8 @@ impl Store {
 
     pub fn outbox_parts(&self, key: &PublicationKey) -> Result<Vec<OutboxPart>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT part, body, state, attempts, message_id, edition, fallback FROM outbox
+            "SELECT part, body, state, attempts, message_id, kind, media_url, last_error, edition,
+                    fallback FROM outbox
              WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4 ORDER BY part",
         )?;
         let mut rows = stmt.query(params![
@@ -350,7 +403,17 @@ impl Store {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let body: String = row.get(1)?;
-            let edition: String = row.get(5)?;
+            let kind = match (
+                row.get::<_, String>(5)?.as_str(),
+                row.get::<_, Option<String>>(6)?,
+            ) {
+                ("text", _) => PartKind::Text,
+                ("cover", Some(url)) => PartKind::Cover { url },
+                (other, _) => {
+                    return Err(StoreError::Corrupt(format!("outbox part kind {other:?}")));
+                }
+            };
+            let edition: String = row.get(8)?;
             let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("outbox body: {e}"));
             let message = match Edition::parse(&edition) {
                 Some(Edition::Text) => {
@@ -361,14 +424,22 @@ impl Store {
                 }
                 None => return Err(StoreError::Corrupt(format!("outbox edition {edition:?}"))),
             };
-            let fallback = match row.get::<_, Option<String>>(6)? {
+            if matches!(kind, PartKind::Cover { .. }) && !matches!(message, PartBody::Text(_)) {
+                return Err(StoreError::Corrupt(format!(
+                    "outbox part {}: a cover's caption is recorded as {edition}",
+                    row.get::<_, i64>(0)?
+                )));
+            }
+            let fallback = match row.get::<_, Option<String>>(9)? {
                 Some(json) => serde_json::from_str(&json).map_err(corrupt)?,
                 None => Vec::new(),
             };
             out.push(OutboxPart {
                 part: row.get(0)?,
+                kind,
                 message,
                 fallback,
+                last_error: row.get(7)?,
                 state: PartState::parse(&row.get::<_, String>(2)?)?,
                 attempts: row.get(3)?,
                 message_id: row.get(4)?,
@@ -469,6 +540,84 @@ impl Store {
                 last_error,
                 finished
             ])?;
+        Ok(())
+    }
+
+    /// The message pinned as the brief of `date` in a target chat (the latest, after a
+    /// forced re-post), if it is still pinned.
+    pub fn pinned_brief(&self, chat: &str, thread_id: i64, date: NaiveDate) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT message_id FROM pins WHERE chat = ?1 AND thread_id = ?2 AND brief_date = ?3
+                 AND unpinned_at IS NULL ORDER BY pinned_at DESC LIMIT 1",
+            )?
+            .query_row(params![chat, thread_id, date.to_string()], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Records the brief of `date` pinned as `message_id`.
+    pub fn record_pin(
+        &self,
+        chat: &str,
+        thread_id: i64,
+        date: NaiveDate,
+        message_id: i64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO pins (chat, thread_id, brief_date, message_id, pinned_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (chat, thread_id, message_id) DO UPDATE SET brief_date = excluded.brief_date,
+               pinned_at = excluded.pinned_at, unpinned_at = NULL",
+            params![chat, thread_id, date.to_string(), message_id, Utc::now().timestamp()],
+        )?;
+        Ok(())
+    }
+
+    /// Briefs pinned in a target chat and not yet unpinned, other than `keep`: the ones
+    /// the brief pinned now replaces (the previous day's, or the same day's before a forced
+    /// re-post).
+    pub fn stale_pins(&self, chat: &str, thread_id: i64, keep: i64) -> Result<Vec<Pin>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT brief_date, message_id FROM pins
+             WHERE chat = ?1 AND thread_id = ?2 AND unpinned_at IS NULL AND message_id <> ?3
+             ORDER BY pinned_at",
+        )?;
+        let mut rows = stmt.query(params![chat, thread_id, keep])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let date: String = row.get(0)?;
+            out.push(Pin {
+                brief_date: date
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("pin date {date:?}: {e}")))?,
+                message_id: row.get(1)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks a pinned brief as unpinned.
+    pub fn record_unpin(&self, chat: &str, thread_id: i64, message_id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE pins SET unpinned_at = ?4 WHERE chat = ?1 AND thread_id = ?2 AND message_id = ?3",
+            params![chat, thread_id, message_id, Utc::now().timestamp()],
+        )?;
+        Ok(())
+    }
+
+    /// Records that admins are told pinning fails in `chat`; false when they were told
+    /// already (and are not told again).
+    pub fn note_pin_problem(&self, chat: &str, error: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "INSERT OR IGNORE INTO pin_notices (chat, error, told_at) VALUES (?1, ?2, ?3)",
+            params![chat, error, Utc::now().timestamp()],
+        )? > 0)
+    }
+
+    /// Pinning works again in `chat`: a later failure is told again.
+    pub fn clear_pin_problem(&self, chat: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM pin_notices WHERE chat = ?1", params![chat])?;
         Ok(())
     }
 

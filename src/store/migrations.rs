@@ -248,4 +248,28 @@ UPDATE documents SET origin = 'feed'
       AND (source_path LIKE 'http%' OR source_path LIKE 'feed-entry:%');
 CREATE INDEX documents_by_origin ON documents (origin, brief_date);
 "#,
+    // 9: the cover photo is a part of the outbox like the text parts: part 0, before parts
+    // 1..n, with its URL (the body is its caption). The brief pinned per target and day, so
+    // the next day's post unpins exactly the message it pinned (never an admin's pin), and
+    // whether admins were told that pinning fails there (they are told once).
+    r#"
+ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+ALTER TABLE outbox ADD COLUMN media_url TEXT;
+
+CREATE TABLE pins (
+    chat        TEXT NOT NULL,
+    thread_id   INTEGER NOT NULL,
+    brief_date  TEXT NOT NULL,
+    message_id  INTEGER NOT NULL,
+    pinned_at   INTEGER NOT NULL,
+    unpinned_at INTEGER,
+    PRIMARY KEY (chat, thread_id, message_id)
+) WITHOUT ROWID;
+
+CREATE TABLE pin_notices (
+    chat    TEXT PRIMARY KEY,
+    error   TEXT NOT NULL,
+    told_at INTEGER NOT NULL
+);
+"#,
 ];

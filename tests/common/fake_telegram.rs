@@ -3,6 +3,12 @@
 //! 64 bytes of callback data per button, and rate limits (per chat, per group per minute,
 //! overall per second) answered with 429 and `retry_after`. Faults can be queued: 5xx, 403, chat not found, group migration, a
 //! request that never gets an answer.
+//!
+//! sendPhoto takes a caption of at most 1024 code points; a photo URL marked bad is
+//! refused as Telegram refuses one it cannot fetch. pinChatMessage and unpinChatMessage
+//! need the bot's right to pin in that chat (it can be taken away) and a message that
+//! exists. Entities are checked by type: `date_time` needs a `unix_time` within Telegram's
+//! range and a `date_time_format` of the documented shape.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -60,6 +66,31 @@ pub struct Sent {
     pub rich_html: Option<String>,
 }
 
+/// A photo delivered by sendPhoto.
+#[derive(Debug, Clone)]
+pub struct Photo {
+    pub chat_id: Value,
+    pub message_id: i64,
+    pub photo: String,
+    pub caption: String,
+    pub caption_entities: Value,
+    pub disable_notification: bool,
+}
+
+/// A pinChatMessage or unpinChatMessage Telegram carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinEvent {
+    Pinned {
+        chat: String,
+        message_id: i64,
+        silent: bool,
+    },
+    Unpinned {
+        chat: String,
+        message_id: i64,
+    },
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub per_chat_interval: Duration,
@@ -95,6 +126,13 @@ struct FakeState {
     rate_limited: usize,
     /// An older Bot API server (before 10.1) does not know `sendRichMessage`.
     rich_unsupported: bool,
+    photos: Vec<Photo>,
+    bad_photo_urls: HashSet<String>,
+    /// Chats where the bot may not pin (no `can_pin_messages`).
+    no_pin_rights: HashSet<String>,
+    /// Pinned message ids per chat, oldest first.
+    pinned: HashMap<String, Vec<i64>>,
+    pin_events: Vec<PinEvent>,
 }
 
 #[derive(Clone)]
@@ -241,15 +279,73 @@ fn validate_rich(html: &str) -> Result<(), String> {
 
 /// Checks a message as Telegram would; `Err` is the Bot API's description.
 fn validate(text: &str, entities: &Value) -> Result<(), String> {
-    let chars = text.chars().count();
     if text.trim().is_empty() {
         return Err("Bad Request: message text is empty".into());
     }
+    let chars = text.chars().count();
     if chars > 4096 {
         return Err(format!(
             "Bad Request: message is too long ({chars} code points)"
         ));
     }
+    validate_entities(text, entities)
+}
+
+/// Checks a caption as Telegram does: "0-1024 characters after entities parsing".
+fn validate_caption(caption: &str, entities: &Value) -> Result<(), String> {
+    let chars = caption.chars().count();
+    if chars > 1024 {
+        return Err(format!(
+            "Bad Request: message caption is too long ({chars} code points)"
+        ));
+    }
+    if caption.is_empty() {
+        return Ok(());
+    }
+    validate_entities(caption, entities)
+}
+
+/// Every format the Bot API's date-time entity formatting allows (`r|w?[dD]?[tT]?`),
+/// spelled out.
+fn date_time_formats() -> Vec<String> {
+    let mut all = vec!["r".to_string()];
+    for w in ["", "w"] {
+        for d in ["", "d", "D"] {
+            for t in ["", "t", "T"] {
+                all.push(format!("{w}{d}{t}"));
+            }
+        }
+    }
+    all
+}
+
+/// Entity types Telegram knows (MessageEntity.type).
+const ENTITY_TYPES: &[&str] = &[
+    "mention",
+    "hashtag",
+    "cashtag",
+    "bot_command",
+    "url",
+    "email",
+    "phone_number",
+    "bold",
+    "italic",
+    "underline",
+    "strikethrough",
+    "spoiler",
+    "blockquote",
+    "expandable_blockquote",
+    "code",
+    "pre",
+    "text_link",
+    "text_mention",
+    "custom_emoji",
+    "date_time",
+];
+
+/// Checks entities against the text: known types, bounds in UTF-16, no split surrogate
+/// pair, and a `date_time`'s fields.
+fn validate_entities(text: &str, entities: &Value) -> Result<(), String> {
     let list = entities.as_array().cloned().unwrap_or_default();
     if list.len() > 100 {
         return Err(format!("Bad Request: too many entities ({})", list.len()));
@@ -269,6 +365,37 @@ fn validate(text: &str, entities: &Value) -> Result<(), String> {
             if at < utf16.len() && (0xDC00..0xE000).contains(&utf16[at]) {
                 return Err(format!("Bad Request: entity {e} splits a surrogate pair"));
             }
+        }
+        let kind = e["type"].as_str().unwrap_or("");
+        if !ENTITY_TYPES.contains(&kind) {
+            return Err(format!("Bad Request: unsupported entity type {kind:?}"));
+        }
+        if kind == "date_time" {
+            // The MTProto layer allows 0 to now + 1098 days for the date.
+            let latest = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+                + 1098 * 86_400;
+            match e["unix_time"].as_i64() {
+                Some(t) if (0..=latest).contains(&t) => {}
+                _ => {
+                    return Err(format!(
+                        "Bad Request: date_time entity {e} has a bad unix_time"
+                    ));
+                }
+            }
+            if let Some(format) = e.get("date_time_format") {
+                let format = format.as_str().unwrap_or("?");
+                if !date_time_formats().iter().any(|f| f == format) {
+                    return Err(format!(
+                        "Bad Request: date_time entity has a bad date_time_format {format:?}"
+                    ));
+                }
+            }
+        } else if e.get("unix_time").is_some() || e.get("date_time_format").is_some() {
+            return Err(format!(
+                "Bad Request: {kind} entity {e} has date_time fields"
+            ));
         }
     }
     Ok(())
@@ -512,6 +639,122 @@ async fn handle(
                 json!({ "message_id": message_id, "date": 0, "chat": { "id": body["chat_id"], "type": if is_group { "supergroup" } else { "private" } }, "text": text }),
             )
         }
+        "sendphoto" => {
+            let chat = chat_key(&body["chat_id"]);
+            let caption = body["caption"].as_str().unwrap_or("").to_string();
+            let entities = body.get("caption_entities").cloned().unwrap_or(json!([]));
+            if let Err(description) = validate_caption(&caption, &entities) {
+                return error(StatusCode::BAD_REQUEST, 400, &description, None);
+            }
+            let Some(photo) = body["photo"].as_str().map(str::to_string) else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: there is no photo in the request",
+                    None,
+                );
+            };
+            let mut state = fake.state.lock().unwrap();
+            if state.bad_photo_urls.contains(&photo) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: wrong file identifier/HTTP URL specified",
+                    None,
+                );
+            }
+            if let Some(new_id) = state.migrated.get(&chat) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: group chat was upgraded to a supergroup chat",
+                    Some(json!({ "migrate_to_chat_id": new_id })),
+                );
+            }
+            let is_group = chat.starts_with('-') || chat.starts_with('@');
+            if let Some(wait) = state.rate_limit(&chat, is_group) {
+                state.rate_limited += 1;
+                return error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    429,
+                    &format!("Too Many Requests: retry after {wait}"),
+                    Some(json!({ "retry_after": wait })),
+                );
+            }
+            state.next_message_id += 1;
+            let message_id = state.next_message_id;
+            state.photos.push(Photo {
+                chat_id: body["chat_id"].clone(),
+                message_id,
+                photo,
+                caption: caption.clone(),
+                caption_entities: entities,
+                disable_notification: body["disable_notification"].as_bool().unwrap_or(false),
+            });
+            ok(
+                json!({ "message_id": message_id, "date": 0, "chat": { "id": body["chat_id"], "type": "supergroup" }, "photo": [], "caption": caption }),
+            )
+        }
+        "pinchatmessage" | "unpinchatmessage" => {
+            let chat = chat_key(&body["chat_id"]);
+            let mut state = fake.state.lock().unwrap();
+            if state.no_pin_rights.contains(&chat) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: not enough rights to manage pinned messages in the chat",
+                    None,
+                );
+            }
+            let exists = |state: &FakeState, id: i64| {
+                state
+                    .sent
+                    .iter()
+                    .any(|s| chat_key(&s.chat_id) == chat && s.message_id == id)
+                    || state
+                        .photos
+                        .iter()
+                        .any(|p| chat_key(&p.chat_id) == chat && p.message_id == id)
+            };
+            if method == "pinchatmessage" {
+                let id = body["message_id"].as_i64().unwrap_or(0);
+                if !exists(&state, id) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        400,
+                        "Bad Request: message to pin not found",
+                        None,
+                    );
+                }
+                let pins = state.pinned.entry(chat.clone()).or_default();
+                pins.retain(|p| *p != id);
+                pins.push(id);
+                let silent = body["disable_notification"].as_bool().unwrap_or(false);
+                state.pin_events.push(PinEvent::Pinned {
+                    chat,
+                    message_id: id,
+                    silent,
+                });
+            } else {
+                let pins = state.pinned.entry(chat.clone()).or_default();
+                // Without an id, the most recent pin goes.
+                let id = body["message_id"].as_i64().or_else(|| pins.last().copied());
+                let Some(id) = id.filter(|id| pins.contains(id)) else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        400,
+                        "Bad Request: message to unpin not found",
+                        None,
+                    );
+                };
+                pins.retain(|p| *p != id);
+                state.pin_events.push(PinEvent::Unpinned {
+                    chat,
+                    message_id: id,
+                });
+            }
+            ok(json!(true))
+        }
         "getchatadministrators" => {
             let chat = chat_key(&body["chat_id"]);
             let state = fake.state.lock().unwrap();
@@ -600,6 +843,56 @@ impl FakeTelegram {
             .unwrap()
             .admins
             .insert(chat.to_string(), users.to_vec());
+    }
+
+    /// sendPhoto answers 400 "wrong file identifier/HTTP URL specified" for this URL, as
+    /// Telegram does for a photo it cannot fetch.
+    pub fn refuse_photo(&self, url: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .bad_photo_urls
+            .insert(url.to_string());
+    }
+
+    /// Takes away (or gives back) the bot's right to pin messages in `chat`.
+    pub fn set_pin_rights(&self, chat: &str, allowed: bool) {
+        let mut state = self.state.lock().unwrap();
+        if allowed {
+            state.no_pin_rights.remove(chat);
+        } else {
+            state.no_pin_rights.insert(chat.to_string());
+        }
+    }
+
+    /// Pins a message as an admin would (not through the bot).
+    pub fn pin_by_hand(&self, chat: &str, message_id: i64) {
+        self.state
+            .lock()
+            .unwrap()
+            .pinned
+            .entry(chat.to_string())
+            .or_default()
+            .push(message_id);
+    }
+
+    pub fn photos(&self) -> Vec<Photo> {
+        self.state.lock().unwrap().photos.clone()
+    }
+
+    /// Message ids pinned in `chat` now, oldest first.
+    pub fn pinned(&self, chat: &str) -> Vec<i64> {
+        self.state
+            .lock()
+            .unwrap()
+            .pinned
+            .get(chat)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn pin_events(&self) -> Vec<PinEvent> {
+        self.state.lock().unwrap().pin_events.clone()
     }
 
     pub fn sent(&self) -> Vec<Sent> {

@@ -139,6 +139,7 @@ pub fn test_telegram(config: &mut Config, api_url: &str) {
         disable_notification: false,
         link_preview: false,
         edition: ecobrief::message::Edition::Text,
+        pin: false,
     }];
     config.telegram.admins = vec![ADMIN];
     config.telegram.group_interval_ms = 0;
