@@ -422,6 +422,28 @@ fn validate_markup(markup: Option<&Value>) -> Result<(), String> {
 
 impl FakeState {
     /// Applies the rate limits; `Some(seconds)` to answer 429 with.
+    /// What Telegram answers a send to a chat that became a supergroup (400 with the new
+    /// id), or to one sent to too fast (429 with `retry_after`); `None` when it may go.
+    fn refuse_migrated_or_too_fast(&mut self, chat: &str) -> Option<Response> {
+        if let Some(new_id) = self.migrated.get(chat) {
+            return Some(error(
+                StatusCode::BAD_REQUEST,
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                Some(json!({ "migrate_to_chat_id": new_id })),
+            ));
+        }
+        let is_group = chat.starts_with('-') || chat.starts_with('@');
+        let wait = self.rate_limit(chat, is_group)?;
+        self.rate_limited += 1;
+        Some(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            &format!("Too Many Requests: retry after {wait}"),
+            Some(json!({ "retry_after": wait })),
+        ))
+    }
+
     fn rate_limit(&mut self, chat: &str, is_group: bool) -> Option<u64> {
         let now = Instant::now();
         let second = Duration::from_secs(1);
@@ -600,24 +622,10 @@ async fn handle(
                     None,
                 );
             }
-            if let Some(new_id) = state.migrated.get(&chat) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    400,
-                    "Bad Request: group chat was upgraded to a supergroup chat",
-                    Some(json!({ "migrate_to_chat_id": new_id })),
-                );
+            if let Some(refusal) = state.refuse_migrated_or_too_fast(&chat) {
+                return refusal;
             }
             let is_group = chat.starts_with('-') || chat.starts_with('@');
-            if let Some(wait) = state.rate_limit(&chat, is_group) {
-                state.rate_limited += 1;
-                return error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    429,
-                    &format!("Too Many Requests: retry after {wait}"),
-                    Some(json!({ "retry_after": wait })),
-                );
-            }
             let edited = method == "editmessagetext";
             let message_id = if edited {
                 body["message_id"].as_i64().unwrap_or(0)
@@ -663,23 +671,8 @@ async fn handle(
                     None,
                 );
             }
-            if let Some(new_id) = state.migrated.get(&chat) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    400,
-                    "Bad Request: group chat was upgraded to a supergroup chat",
-                    Some(json!({ "migrate_to_chat_id": new_id })),
-                );
-            }
-            let is_group = chat.starts_with('-') || chat.starts_with('@');
-            if let Some(wait) = state.rate_limit(&chat, is_group) {
-                state.rate_limited += 1;
-                return error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    429,
-                    &format!("Too Many Requests: retry after {wait}"),
-                    Some(json!({ "retry_after": wait })),
-                );
+            if let Some(refusal) = state.refuse_migrated_or_too_fast(&chat) {
+                return refusal;
             }
             state.next_message_id += 1;
             let message_id = state.next_message_id;
