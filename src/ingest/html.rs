@@ -12,7 +12,12 @@ pub fn is_html_body(body: &str) -> bool {
     let Some(after) = first.strip_prefix('<') else {
         return false;
     };
-    if after.len() >= 8 && after[..8].eq_ignore_ascii_case("!doctype") {
+    // Compared as bytes: slicing the text at 8 may cut a character in two.
+    if after
+        .as_bytes()
+        .get(..8)
+        .is_some_and(|b| b.eq_ignore_ascii_case(b"!doctype"))
+    {
         return true;
     }
     const OPENERS: &[&str] = &[
@@ -205,5 +210,18 @@ mod tests {
             "央行 降准0.5个百分点\n市盈率<10倍 & 回购/增持\n尾"
         );
         assert_eq!(html_to_text("A &unknown; B"), "A &unknown; B");
+    }
+
+    #[test]
+    fn html_bodies_are_told_from_markdown_whatever_follows_the_lt() {
+        assert!(is_html_body("\n<p>央行</p>"));
+        assert!(is_html_body("<!DOCTYPE html><html>"));
+        assert!(
+            !is_html_body("<b>；🇺🇸"),
+            "a character cut at byte 8 is no panic"
+        );
+        assert!(!is_html_body("<b>重要</b>：降准"));
+        assert!(!is_html_body("</p>"));
+        assert!(!is_html_body("正文"));
     }
 }
