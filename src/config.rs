@@ -407,6 +407,9 @@ pub struct TelegramConfig {
     pub poll_timeout_seconds: u32,
     /// The edition `/brief` sends in a private chat: `"text"` (default) or `"rich"`.
     pub private_edition: crate::message::Edition,
+    /// Answer `/topic` and `/topics` in a group with an ephemeral message (Bot API 10.2+),
+    /// seen only by the member who asked. Off by default.
+    pub ephemeral_replies: bool,
     /// `polling` (default) or `webhook`.
     pub mode: TelegramMode,
     /// Public HTTPS URL Telegram posts updates to in webhook mode (served by our server
@@ -463,6 +466,7 @@ impl Default for TelegramConfig {
             max_retries: 5,
             poll_timeout_seconds: 30,
             private_edition: crate::message::Edition::Text,
+            ephemeral_replies: false,
             mode: TelegramMode::Polling,
             webhook_url: None,
         }

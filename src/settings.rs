@@ -89,6 +89,8 @@ pub struct TelegramSettings {
     pub webhook_url: Option<reqwest::Url>,
     /// The edition `/brief` sends in a private chat.
     pub private_edition: crate::message::Edition,
+    /// `/topic` and `/topics` in a group answer only the member who asked.
+    pub ephemeral_replies: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -507,6 +509,7 @@ impl Settings {
             mode: telegram.mode,
             webhook_url,
             private_edition: telegram.private_edition,
+            ephemeral_replies: telegram.ephemeral_replies,
         })
     }
 

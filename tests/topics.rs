@@ -467,3 +467,115 @@ async fn a_report_longer_than_a_message_arrives_in_numbered_parts() {
     assert!(whole.contains("另有 2 个失败的来源"), "{whole}");
     bot.shutdown().await;
 }
+
+/// Eight gold items in a folder, and `telegram.ephemeral_replies` on.
+async fn ephemeral_gold_app(fake: &FakeTelegram) -> TestApp {
+    TestApp::builder(fake)
+        .config_in(|c, dir| {
+            c.telegram.ephemeral_replies = true;
+            let files: Vec<(String, String)> = (0..8)
+                .map(|i| {
+                    (
+                        format!("gold-{i}.md"),
+                        format!("---\ntitle: \"金价第{i}次走高\"\ndate: 2026-03-1{i} 10:00:00\n---\n黄金继续上涨。\n"),
+                    )
+                })
+                .collect();
+            let files: Vec<(&str, String)> =
+                files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+            add_folder(c, dir, "gold", &files);
+        })
+        .start()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemeral_topic_answers_only_the_asker_and_pages_in_place() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let bot = ephemeral_gold_app(&fake).await;
+    fake.push_text(common::GROUP, MEMBER, "/topic gold");
+    let first = wait_text(&fake, common::GROUP, "🔎 黄金").await;
+    assert_eq!(first.ephemeral_to, Some(MEMBER), "seen by the asker only");
+    let call = fake.calls("sendmessage").into_iter().last().unwrap();
+    assert_eq!(
+        call.body["ephemeral_message_parameters"],
+        serde_json::json!({ "receiver_user_id": MEMBER }),
+        "the Bot API 10.3 shape"
+    );
+    assert!(
+        fake.sent().iter().all(|s| s.ephemeral_to.is_some()),
+        "no answer in the group for everyone: {:?}",
+        fake.sent()
+    );
+    let data = button(&first);
+    assert!(
+        data.starts_with('e') && data.ends_with(":t:gold:5"),
+        "{data}"
+    );
+    assert!(data.len() <= 64);
+
+    // Another member presses the button (seen in a forwarded screenshot, say): refused,
+    // nothing edited.
+    fake.push_ephemeral_callback(MEMBER + 1, &data);
+    let answers = fake.wait_calls("answerCallbackQuery", 1, WAIT).await;
+    assert!(
+        answers[0].body["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("失效")),
+        "{:?}",
+        answers[0].body
+    );
+    // The asker's press pages the same ephemeral message (positive control for the
+    // refusal: the same data works for the right member).
+    fake.push_ephemeral_callback(MEMBER, &data);
+    let sent = fake
+        .wait_for(WAIT, "the next page", |sent| sent.iter().any(|s| s.edited))
+        .await;
+    let edits: Vec<&Sent> = sent.iter().filter(|s| s.edited).collect();
+    assert_eq!(edits.len(), 1, "only the asker's press edits");
+    let page2 = edits[0];
+    assert_eq!(page2.ephemeral_to, Some(MEMBER));
+    assert_eq!(page2.message_id, first.message_id, "edited in place");
+    assert!(page2.text.contains("第 6–"), "{}", page2.text);
+    assert!(fake.calls("editmessagetext").is_empty());
+    assert_eq!(fake.calls("editephemeralmessagetext").len(), 1);
+    bot.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemeral_replies_stay_ordinary_in_private_and_fall_back_when_refused() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let bot = ephemeral_gold_app(&fake).await;
+    // /topics in the group: ephemeral too.
+    fake.push_text(common::GROUP, MEMBER, "/topics");
+    let list = wait_text(&fake, common::GROUP, "黄金").await;
+    assert_eq!(list.ephemeral_to, Some(MEMBER));
+    // In a private chat the answer is private anyway: an ordinary message.
+    fake.push_text(MEMBER, MEMBER, "/topic gold");
+    let private = wait_text(&fake, MEMBER, "🔎 黄金").await;
+    assert_eq!(private.ephemeral_to, None);
+    assert_eq!(button(&private), "t:gold:5");
+    // A Bot API that refuses the ephemeral message: the group gets an ordinary answer.
+    fake.fail_next(
+        "sendmessage",
+        common::fake_telegram::Fault::BadRequest(
+            "Bad Request: can't send ephemeral messages here".into(),
+        ),
+    );
+    fake.push_text(common::GROUP, MEMBER, "/topic gold");
+    let sent = fake
+        .wait_for(WAIT, "an ordinary answer in the group", |sent| {
+            sent.iter().any(|s| {
+                s.chat_id.as_i64() == Some(common::GROUP)
+                    && s.ephemeral_to.is_none()
+                    && s.text.contains("🔎 黄金")
+            })
+        })
+        .await;
+    let public = sent
+        .iter()
+        .find(|s| s.chat_id.as_i64() == Some(common::GROUP) && s.ephemeral_to.is_none())
+        .unwrap();
+    assert_eq!(button(public), "t:gold:5");
+    bot.shutdown().await;
+}

@@ -101,6 +101,18 @@ pub struct SendOptions {
     /// A photo (an http(s) URL Telegram fetches itself): the message goes as its caption,
     /// by sendPhoto instead of sendMessage.
     pub photo: Option<String>,
+    /// An ephemeral message (Bot API 10.2; the 10.3 shape, `ephemeral_message_parameters`)
+    /// that only this user sees in a group. The id returned is then its
+    /// `ephemeral_message_id`, which `editEphemeralMessageText` takes.
+    pub ephemeral_to: Option<i64>,
+}
+
+/// An ephemeral message the bot sent: where, to whom, and its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EphemeralRef {
+    pub chat_id: i64,
+    pub receiver: i64,
+    pub ephemeral_message_id: i64,
 }
 
 #[derive(Clone)]
@@ -232,7 +244,17 @@ impl BotApi {
         if let Some(markup) = &options.reply_markup {
             body["reply_markup"] = markup.clone();
         }
+        if let Some(receiver) = options.ephemeral_to {
+            body["ephemeral_message_parameters"] = json!({ "receiver_user_id": receiver });
+        }
         let result = self.call("sendMessage", &body).await?;
+        if options.ephemeral_to.is_some() {
+            return result["ephemeral_message_id"].as_i64().ok_or_else(|| {
+                // Taken, but not as an ephemeral message (a server older than 10.2
+                // ignores the parameter): the caller must not edit it as one.
+                ApiError::Decode("sendMessage answered without an ephemeral_message_id".into())
+            });
+        }
         // `ok: true` means Telegram took the message; a missing id must not make us send
         // it again, so it is recorded as 0.
         Ok(result["message_id"].as_i64().unwrap_or_else(|| {
@@ -352,6 +374,29 @@ impl BotApi {
             body["reply_markup"] = markup;
         }
         self.call("editMessageText", &body).await.map(|_| ())
+    }
+
+    /// Replaces the text of an ephemeral message (a `/topic` page seen by one member).
+    pub async fn edit_ephemeral_message(
+        &self,
+        message: &EphemeralRef,
+        text: &OutgoingMessage,
+        reply_markup: Option<Value>,
+    ) -> Result<(), ApiError> {
+        let mut body = json!({
+            "chat_id": message.chat_id,
+            "receiver_user_id": message.receiver,
+            "ephemeral_message_id": message.ephemeral_message_id,
+            "text": text.text,
+            "entities": text.entities,
+            "link_preview_options": { "is_disabled": true },
+        });
+        if let Some(markup) = reply_markup {
+            body["reply_markup"] = markup;
+        }
+        self.call("editEphemeralMessageText", &body)
+            .await
+            .map(|_| ())
     }
 
     /// The bot's own user name (checks the token).

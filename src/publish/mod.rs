@@ -338,8 +338,7 @@ fn options_for(target: &Target) -> SendOptions {
         thread_id: target.thread_id,
         disable_notification: target.disable_notification,
         link_preview: target.link_preview,
-        reply_markup: None,
-        photo: None,
+        ..SendOptions::default()
     }
 }
 
@@ -1315,6 +1314,22 @@ impl Publisher {
             .api
             .edit_message(chat, message_id, message, markup)
             .await;
+        observe(&self.metrics, &outcome);
+        outcome
+    }
+
+    /// Replaces an ephemeral message (topic paging seen by one member), paced like an edit.
+    pub async fn edit_ephemeral(
+        &self,
+        message: &botapi::EphemeralRef,
+        text: &OutgoingMessage,
+        markup: Option<serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        let chat = ChatRef::Id(message.chat_id);
+        self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
+            .await
+            .ok_or(ApiError::Stopped)?;
+        let outcome = self.api.edit_ephemeral_message(message, text, markup).await;
         observe(&self.metrics, &outcome);
         outcome
     }

@@ -22,6 +22,8 @@ pub struct BotContext {
     pub jobs: JobQueue,
     pub bot_username: String,
     pub started: Instant,
+    /// Ephemeral `/topic` answers that a 更多 press may page.
+    pub ephemeral: super::ephemeral::EphemeralReplies,
     /// Target chat → (when fetched, its administrators' user ids). An async lock, held
     /// only to read or replace an entry.
     admin_cache: tokio::sync::Mutex<HashMap<String, (Instant, Vec<i64>)>>,
@@ -60,6 +62,7 @@ impl BotContext {
             jobs,
             bot_username,
             started: Instant::now(),
+            ephemeral: super::ephemeral::EphemeralReplies::new(),
             admin_cache: tokio::sync::Mutex::new(HashMap::new()),
         }
     }

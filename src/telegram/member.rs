@@ -9,7 +9,7 @@ use super::context::{BotContext, HandlerResult, plain};
 use crate::app::{AppError, TopicSubject};
 use crate::compose::ComposeError;
 use crate::message::{ChatRef, OutgoingMessage};
-use crate::publish::botapi::SendOptions;
+use crate::publish::botapi::{EphemeralRef, SendOptions};
 use crate::publish::more_button;
 
 /// Items per `/topic` page.
@@ -37,8 +37,63 @@ pub async fn topics(ctx: &BotContext, msg: &Message) -> HandlerResult {
             Ok(core.renderer.topic_list(&counts, TOPIC_COUNT_DAYS)?)
         })
         .await?;
-    ctx.reply(msg, &message).await;
+    answer(ctx, msg, &message, None).await;
     Ok(())
+}
+
+/// Answers a member's `/topic` or `/topics`: in a group with `telegram.ephemeral_replies`,
+/// as an ephemeral message only the asker sees (its 更多 button carries a token of
+/// ours, see [`super::ephemeral`]); else as an ordinary reply. `paging` is the subject
+/// and offset of the next page, when there is one.
+async fn answer(
+    ctx: &BotContext,
+    msg: &Message,
+    message: &OutgoingMessage,
+    paging: Option<(&TopicSubject, usize)>,
+) {
+    let (chat, mut options) = super::context::reply_target(msg);
+    let asker = msg.from.as_ref().and_then(|u| i64::try_from(u.id.0).ok());
+    if let Some(asker) = asker
+        .filter(|_| ctx.core.settings.telegram.ephemeral_replies && !BotContext::is_private(msg))
+    {
+        let token = ctx.ephemeral.token();
+        let mut ephemeral = options.clone();
+        ephemeral.ephemeral_to = Some(asker);
+        ephemeral.reply_markup = paging.map(|(subject, next)| {
+            more_button(&super::ephemeral::button_data(
+                token,
+                &page_data(subject, next),
+            ))
+        });
+        match ctx.publisher.reply(&chat, message, ephemeral).await {
+            Ok(ephemeral_message_id) => {
+                ctx.ephemeral
+                    .remember(
+                        token,
+                        EphemeralRef {
+                            chat_id: msg.chat.id.0,
+                            receiver: asker,
+                            ephemeral_message_id,
+                        },
+                    )
+                    .await;
+                return;
+            }
+            // Refused as an ephemeral message: the group still gets its answer.
+            Err(e) if e.refuses_rich() => {
+                tracing::warn!(
+                    "ephemeral answer refused in {} ({e}); answering in the group",
+                    chat.key()
+                );
+            }
+            Err(e) => {
+                tracing::warn!("ephemeral answer to {}: {e}", chat.key());
+                return;
+            }
+        }
+    }
+    options.reply_markup = paging.map(|(subject, next)| more_button(&page_data(subject, next)));
+    ctx.send(&chat, message, options).await;
 }
 
 /// What a "更多" button asks for.
@@ -77,8 +132,13 @@ pub async fn topic(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
         return topics(ctx, msg).await;
     }
     if name.chars().count() > MAX_TOPIC_ARG_CHARS {
-        ctx.reply(msg, &plain("专题名称太长了。发送 /topics 查看全部专题。"))
-            .await;
+        answer(
+            ctx,
+            msg,
+            &plain("专题名称太长了。发送 /topics 查看全部专题。"),
+            None,
+        )
+        .await;
         return Ok(());
     }
     let owned = name.to_string();
@@ -88,18 +148,15 @@ pub async fn topic(ctx: &BotContext, msg: &Message, arg: &str) -> HandlerResult 
         .await;
     match page {
         Ok(page) => {
-            let (chat, mut options) = super::context::reply_target(msg);
-            options.reply_markup = page
-                .next_offset
-                .map(|next| more_button(&page_data(&page.subject, next)));
-            ctx.send(&chat, &page.message, options).await;
+            let paging = page.next_offset.map(|next| (&page.subject, next));
+            answer(ctx, msg, &page.message, paging).await;
         }
         Err(AppError::UnknownTopic { suggestions, .. }) => {
             let text = format!(
                 "{}\n发送 /topics 查看全部专题；影响标签里的对象（如 股市、通胀）也可以直接查询。",
                 unknown_topic_text(name, &suggestions)
             );
-            ctx.reply(msg, &plain(text)).await;
+            answer(ctx, msg, &plain(text), None).await;
         }
         Err(e) => return Err(e.into()),
     }
@@ -128,16 +185,51 @@ async fn answer_press(ctx: &BotContext, query: &CallbackQuery, text: Option<&str
     }
 }
 
-/// A press on "更多": the next page replaces the message. Every press is answered; one
-/// that cannot page (forged, stale, past the end) gets a short notice and edits nothing.
-pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
-    let data = query.data.as_deref().unwrap_or_default();
-    let Some(message) = query.message.as_ref().and_then(|m| m.regular_message()) else {
-        answer_press(&ctx, &query, Some(STALE_BUTTON)).await;
-        return Ok(());
-    };
-    // Only a message of ours that carries exactly this paging button is edited: a forged
-    // callback cannot rewrite some other message with a topic page.
+/// The message a "更多" press pages.
+enum PressedMessage {
+    /// An ordinary message of ours, edited by `editMessageText`.
+    Regular { chat: ChatRef, message_id: i64 },
+    /// An ephemeral answer, edited by `editEphemeralMessageText`; its buttons carry
+    /// `token`.
+    Ephemeral { reply: EphemeralRef, token: u64 },
+}
+
+impl PressedMessage {
+    /// The button data that pages `subject` from `offset` on this message.
+    fn button(&self, subject: &TopicSubject, offset: usize) -> serde_json::Value {
+        let data = page_data(subject, offset);
+        match self {
+            PressedMessage::Regular { .. } => more_button(&data),
+            PressedMessage::Ephemeral { token, .. } => {
+                more_button(&super::ephemeral::button_data(*token, &data))
+            }
+        }
+    }
+}
+
+/// The message a press is for and what it asks, when the press is one of ours: a regular
+/// message of ours that carries exactly this button, or an ephemeral answer sent to the
+/// member who pressed. A forged callback cannot rewrite some other message with a topic
+/// page.
+async fn pressed(
+    ctx: &BotContext,
+    query: &CallbackQuery,
+    data: &str,
+) -> Option<(PressedMessage, PageRequest, usize)> {
+    if let Some((token, page)) = super::ephemeral::parse_button_data(data) {
+        let reply = ctx.ephemeral.find(token).await?;
+        let presser = i64::try_from(query.from.id.0).ok()?;
+        if reply.receiver != presser {
+            tracing::warn!(
+                "refused a 更多 callback on an ephemeral answer sent to someone else (chat {})",
+                reply.chat_id
+            );
+            return None;
+        }
+        let (request, offset) = parse_page_data(page)?;
+        return Some((PressedMessage::Ephemeral { reply, token }, request, offset));
+    }
+    let message = query.message.as_ref().and_then(|m| m.regular_message())?;
     let ours = message
         .from
         .as_ref()
@@ -147,16 +239,29 @@ pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
             |button| matches!(&button.kind, InlineKeyboardButtonKind::CallbackData(d) if d == data),
         )
     });
-    let request = parse_page_data(data);
-    let Some((request, offset)) = request.filter(|_| ours && carries_button) else {
+    if !(ours && carries_button) {
         tracing::warn!(
             "refused a 更多 callback for a message without that button (chat {})",
             message.chat.id.0
         );
+        return None;
+    }
+    let (request, offset) = parse_page_data(data)?;
+    let target = PressedMessage::Regular {
+        chat: ChatRef::Id(message.chat.id.0),
+        message_id: i64::from(message.id.0),
+    };
+    Some((target, request, offset))
+}
+
+/// A press on "更多": the next page replaces the message. Every press is answered; one
+/// that cannot page (forged, stale, past the end) gets a short notice and edits nothing.
+pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
+    let data = query.data.as_deref().unwrap_or_default();
+    let Some((target, request, offset)) = pressed(&ctx, &query, data).await else {
         answer_press(&ctx, &query, Some(STALE_BUTTON)).await;
         return Ok(());
     };
-    let chat = ChatRef::Id(message.chat.id.0);
     let wanted = request.clone();
     // A quick read on a blocking thread; the press is answered after it (so the notice
     // can say why nothing changed) but before the edit, which waits for the pacer.
@@ -173,12 +278,20 @@ pub async fn more(query: CallbackQuery, ctx: Arc<BotContext>) -> HandlerResult {
             answer_press(&ctx, &query, None).await;
             let markup = page
                 .next_offset
-                .map(|next| more_button(&page_data(&page.subject, next)));
-            if let Err(e) = ctx
-                .publisher
-                .edit(&chat, i64::from(message.id.0), &page.message, markup)
-                .await
-            {
+                .map(|next| target.button(&page.subject, next));
+            let edited = match &target {
+                PressedMessage::Regular { chat, message_id } => {
+                    ctx.publisher
+                        .edit(chat, *message_id, &page.message, markup)
+                        .await
+                }
+                PressedMessage::Ephemeral { reply, .. } => {
+                    ctx.publisher
+                        .edit_ephemeral(reply, &page.message, markup)
+                        .await
+                }
+            };
+            if let Err(e) = edited {
                 tracing::warn!("paging {request:?}: {e}");
             }
         }

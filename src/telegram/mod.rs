@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod context;
+pub mod ephemeral;
 pub mod member;
 pub mod schema;
 pub mod subscribe;

@@ -9,6 +9,11 @@
 //! need the bot's right to pin in that chat (it can be taken away) and a message that
 //! exists. Entities are checked by type: `date_time` needs a `unix_time` within Telegram's
 //! range and a `date_time_format` of the documented shape.
+//!
+//! Ephemeral messages (Bot API 10.2, 10.3 parameters): a sendMessage with
+//! `ephemeral_message_parameters.receiver_user_id` is seen by that user only and gets an
+//! `ephemeral_message_id` of its own numbering; `editEphemeralMessageText` edits only an
+//! ephemeral message sent to that receiver in that chat.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -64,6 +69,9 @@ pub struct Sent {
     pub edited: bool,
     /// A rich message's HTML (`sendRichMessage`); `text` holds it too.
     pub rich_html: Option<String>,
+    /// An ephemeral message: the only user who sees it. `message_id` is then its
+    /// `ephemeral_message_id` (a numbering of its own).
+    pub ephemeral_to: Option<i64>,
 }
 
 /// A photo delivered by sendPhoto.
@@ -115,6 +123,7 @@ struct FakeState {
     updates: VecDeque<Value>,
     next_update_id: i64,
     next_message_id: i64,
+    next_ephemeral_id: i64,
     faults: VecDeque<(String, Fault)>,
     forbidden: HashSet<String>,
     migrated: HashMap<String, i64>,
@@ -591,7 +600,7 @@ async fn handle(
             "Not Found: method sendrichmessage",
             None,
         ),
-        "sendmessage" | "editmessagetext" | "sendrichmessage" => {
+        "sendmessage" | "editmessagetext" | "editephemeralmessagetext" | "sendrichmessage" => {
             let chat = chat_key(&body["chat_id"]);
             let rich_html = (method == "sendrichmessage").then(|| {
                 body["rich_message"]["html"]
@@ -626,9 +635,50 @@ async fn handle(
                 return refusal;
             }
             let is_group = chat.starts_with('-') || chat.starts_with('@');
-            let edited = method == "editmessagetext";
-            let message_id = if edited {
+            let edited = method == "editmessagetext" || method == "editephemeralmessagetext";
+            // Bot API 10.3: the receiver of an ephemeral message is given in
+            // `ephemeral_message_parameters` (10.2's top-level `receiver_user_id` is gone,
+            // and is ignored here, so such a message goes to the whole group).
+            let ephemeral_to = match method.as_str() {
+                "sendmessage" => body["ephemeral_message_parameters"]["receiver_user_id"].as_i64(),
+                "editephemeralmessagetext" => body["receiver_user_id"].as_i64(),
+                _ => None,
+            };
+            if method == "sendmessage"
+                && body.get("ephemeral_message_parameters").is_some()
+                && ephemeral_to.is_none()
+            {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: ephemeral_message_parameters needs an integer receiver_user_id",
+                    None,
+                );
+            }
+            if method == "editephemeralmessagetext" {
+                let id = body["ephemeral_message_id"].as_i64();
+                let exists = state.sent.iter().any(|s| {
+                    s.ephemeral_to.is_some()
+                        && s.ephemeral_to == ephemeral_to
+                        && Some(s.message_id) == id
+                        && chat_key(&s.chat_id) == chat
+                });
+                if !exists {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        400,
+                        "Bad Request: message to edit not found",
+                        None,
+                    );
+                }
+            }
+            let message_id = if method == "editephemeralmessagetext" {
+                body["ephemeral_message_id"].as_i64().unwrap_or(0)
+            } else if edited {
                 body["message_id"].as_i64().unwrap_or(0)
+            } else if ephemeral_to.is_some() {
+                state.next_ephemeral_id += 1;
+                state.next_ephemeral_id
             } else {
                 state.next_message_id += 1;
                 state.next_message_id
@@ -642,7 +692,20 @@ async fn handle(
                 reply_markup: body.get("reply_markup").cloned(),
                 edited,
                 rich_html,
+                ephemeral_to,
             });
+            if method == "editephemeralmessagetext" {
+                return ok(json!(true));
+            }
+            if let Some(receiver) = ephemeral_to {
+                return ok(json!({
+                    "ephemeral_message_id": message_id,
+                    "receiver_user": { "id": receiver, "is_bot": false, "first_name": "User" },
+                    "date": 0,
+                    "chat": { "id": body["chat_id"], "type": "supergroup" },
+                    "text": text
+                }));
+            }
             ok(
                 json!({ "message_id": message_id, "date": 0, "chat": { "id": body["chat_id"], "type": if is_group { "supergroup" } else { "private" } }, "text": text }),
             )
@@ -995,6 +1058,20 @@ impl FakeTelegram {
             update["callback_query"]["message"]["reply_markup"] = markup;
         }
         self.push_update(update)
+    }
+
+    /// A press on a button of an ephemeral message. The update carries no `message`: the
+    /// bot must not need it (the Bot API docs do not show what it holds for an
+    /// ephemeral message).
+    pub fn push_ephemeral_callback(&self, user: i64, data: &str) -> i64 {
+        self.push_update(json!({
+            "callback_query": {
+                "id": format!("ecb{user}"),
+                "from": { "id": user, "is_bot": false, "first_name": "User" },
+                "chat_instance": "ci",
+                "data": data
+            }
+        }))
     }
 
     /// Waits until `pred` holds over the messages sent, or panics after `timeout`.
