@@ -358,3 +358,145 @@ async fn a_refused_rich_message_falls_back_to_text_after_the_cover_and_pins_the_
         .unwrap();
     assert_eq!(publication.parts, 2, "the cover is not counted as a part");
 }
+
+#[tokio::test]
+async fn a_day_our_checker_refuses_goes_out_as_text_and_the_admins_are_told_why() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    // One item with 520 key points: a list of 520 blocks, over the 500 a rich message
+    // may hold, and an item is never cut across rich messages.
+    let mut doc = String::from(
+        "---\ntitle: 要点极多的一天\ndate: 2026-04-01\n---\n\n## 宏观\n\n### 超长条目\n\n- **时间**：08:00\n- **核心要点**：\n",
+    );
+    for k in 0..520 {
+        doc.push_str(&format!("  - 要点{k}\n"));
+    }
+    doc.push_str("\n### 普通条目\n\n- **时间**：09:00\n- **核心要点**：\n  - 一切如常\n");
+    let app = TestApp::builder(&fake)
+        .config_in(move |c, dir| {
+            rich_target(c);
+            let folder = dir.join("long");
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join("brief-2026-04-01.md"), &doc).unwrap();
+            c.sources.push(ecobrief::config::SourceConfig::Dir {
+                path: folder,
+                name: Some("long".into()),
+            });
+        })
+        .start()
+        .await;
+    let date: NaiveDate = "2026-04-01".parse().unwrap();
+    let report = app.post(date, false).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert!(
+        report.targets[0]
+            .rich_refused
+            .as_deref()
+            .is_some_and(|why| why.contains("500")),
+        "{report:?}"
+    );
+    assert!(fake.calls("sendRichMessage").is_empty(), "never sent rich");
+    let texts: Vec<String> = fake
+        .sent_to(&GROUP.to_string())
+        .into_iter()
+        .map(|s| s.text)
+        .collect();
+    assert!(
+        texts.len() > 1 && texts[0].contains("要点极多的一天"),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.contains("要点519")));
+    let summary = fake
+        .wait_for(
+            std::time::Duration::from_secs(15),
+            "the admin summary",
+            |sent| {
+                sent.iter()
+                    .any(|s| s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮"))
+            },
+        )
+        .await
+        .into_iter()
+        .find(|s| s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮"))
+        .unwrap();
+    assert!(
+        summary.text.contains("富文本版未通过检查，已改发文本版"),
+        "{}",
+        summary.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_names_each_targets_edition_and_shows_the_rich_one_through_the_bot() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let app = TestApp::builder(&fake).config(rich_target).start().await;
+    fake.push_text(ADMIN, ADMIN, "/preview 2026-03-12");
+    let wait = std::time::Duration::from_secs(15);
+    let sent = fake
+        .wait_for(wait, "the rich preview", |sent| {
+            sent.iter()
+                .any(|s| s.chat_id.as_i64() == Some(ADMIN) && s.rich_html.is_some())
+        })
+        .await;
+    let to_admin: Vec<_> = sent
+        .iter()
+        .filter(|s| s.chat_id.as_i64() == Some(ADMIN))
+        .collect();
+    // The text edition first, then which edition each target gets, then the rich one.
+    let editions = to_admin
+        .iter()
+        .position(|s| s.text.contains("各目标的版本"))
+        .expect("the editions line");
+    assert!(to_admin[editions].text.contains(&format!("{GROUP}：rich")));
+    let rich = to_admin.iter().position(|s| s.rich_html.is_some()).unwrap();
+    assert!(to_admin[0].rich_html.is_none() && to_admin[0].text.starts_with("📰 "));
+    assert!(editions < rich);
+    assert!(
+        to_admin[rich]
+            .rich_html
+            .as_deref()
+            .unwrap()
+            .starts_with("<h1>📰 ")
+    );
+    assert!(
+        fake.sent_to(&GROUP.to_string()).is_empty(),
+        "nothing posted"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brief_in_a_private_chat_follows_private_edition_and_falls_back_to_text() {
+    const MEMBER: i64 = 5003;
+    let fake = FakeTelegram::start(Limits::default()).await;
+    let app = TestApp::builder(&fake)
+        .config(|c| c.telegram.private_edition = Edition::Rich)
+        .start()
+        .await;
+    let wait = std::time::Duration::from_secs(15);
+    fake.push_text(MEMBER, MEMBER, "/brief 2026-03-12");
+    fake.wait_for(wait, "the rich brief", |sent| {
+        sent.iter()
+            .any(|s| s.chat_id.as_i64() == Some(MEMBER) && s.rich_html.is_some())
+    })
+    .await;
+    assert_eq!(fake.calls("sendRichMessage").len(), 1);
+    // An older Bot API: the same command gets the text edition, numbered.
+    fake.set_rich_unsupported(true);
+    fake.push_text(MEMBER, MEMBER, "/brief 2026-03-12");
+    let sent = fake
+        .wait_for(wait, "the text edition", |sent| {
+            sent.iter()
+                .filter(|s| s.chat_id.as_i64() == Some(MEMBER) && s.rich_html.is_none())
+                .count()
+                == 2
+        })
+        .await;
+    let texts: Vec<String> = sent
+        .into_iter()
+        .filter(|s| s.chat_id.as_i64() == Some(MEMBER) && s.rich_html.is_none())
+        .map(|s| s.text)
+        .collect();
+    assert_eq!(part_numbers(&texts), vec!["1/2", "2/2"]);
+    assert_eq!(fake.calls("sendRichMessage").len(), 2, "tried, then text");
+    app.shutdown().await;
+}

@@ -98,6 +98,9 @@ pub struct TargetReport {
     pub cover: Option<CoverReport>,
     /// Pinning the day's first part, when the target asks for it and it was tried.
     pub pin: Option<PinReport>,
+    /// A rich target that got the text edition because our own checker refused the rich
+    /// edition of the day (too many blocks, a template fault): why.
+    pub rich_refused: Option<String>,
 }
 
 /// How the cover photo ended. A cover that fails never holds up the text parts.
@@ -174,6 +177,9 @@ impl PublishReport {
                     lines.push("封面图未发送：正文已先发出".to_string());
                 }
                 Some(CoverReport::Sent) | None => {}
+            }
+            if let Some(why) = &t.rich_refused {
+                lines.push(format!("⚠️ 富文本版未通过检查，已改发文本版：{why}"));
             }
             if let Some(PinReport::Failed { error, told: true }) = &t.pin {
                 lines.push(format!(
@@ -453,8 +459,10 @@ impl Publisher {
             .blocking(move |core| prepare(core, &targets, date, &label, force))
             .await?;
         let mut targets = Vec::new();
-        for (key, target) in keys {
-            targets.push(self.deliver(&key, &target).await);
+        for (key, target, rich_refused) in keys {
+            let mut report = self.deliver(&key, &target).await;
+            report.rich_refused = rich_refused;
+            targets.push(report);
         }
         let mut report = PublishReport {
             date,
@@ -1343,7 +1351,7 @@ fn prepare(
     date: NaiveDate,
     trigger: &str,
     force: bool,
-) -> Result<Vec<(PublicationKey, Target)>, PublishError> {
+) -> Result<Vec<(PublicationKey, Target, Option<String>)>, PublishError> {
     let mut conn = core.db.get()?;
     let mut messages: Option<Vec<OutgoingMessage>> = None;
     let mut rich: Option<Vec<NewPart>> = None;
@@ -1358,13 +1366,14 @@ fn prepare(
             // A run that stopped or failed part-way goes on from its first unsent part,
             // with the texts recorded when it started.
             Some(p) if p.state != PublicationState::Done && !force => {
-                keys.push((p.key, target.clone()));
+                keys.push((p.key, target.clone(), None));
                 continue;
             }
             Some(p) if p.state == PublicationState::Done && !force => continue,
             Some(p) => p.key.run + 1,
             None => 1,
         };
+        let mut rich_refused = None;
         let rich_parts = match (target.edition, &rich) {
             (Edition::Text, _) => None,
             (Edition::Rich, Some(parts)) => Some(parts.clone()),
@@ -1383,12 +1392,14 @@ fn prepare(
                     rich = Some(parts.clone());
                     Some(parts)
                 }
-                // Our own checker refused the rich edition: this target gets the text.
+                // Our own checker refused the rich edition: this target gets the text,
+                // and the admins' summary says why.
                 Err(e) => {
                     tracing::warn!(
                         "{}: the rich edition of {date}: {e}; posting the text edition",
                         target.chat
                     );
+                    rich_refused = Some(e.to_string());
                     None
                 }
             },
@@ -1432,7 +1443,7 @@ fn prepare(
                 .as_ref()
                 .map(|(url, caption)| (url.as_str(), caption)),
         )?;
-        keys.push((key, target.clone()));
+        keys.push((key, target.clone(), rich_refused));
     }
     Ok(keys)
 }
