@@ -241,7 +241,7 @@ fn render_rich_60_items(c: &mut Criterion) {
     let renderer = Renderer::load(&settings.render, settings.tz).expect("templates load");
     let brief = sixty_item_day(&settings);
     let parts = renderer
-        .brief_rich(&brief, GROUP)
+        .brief_rich(&brief, GROUP, None)
         .expect("rich edition renders");
     eprintln!(
         "render_rich_60_items: {} rich messages, at most {} characters of HTML each",
@@ -259,7 +259,7 @@ fn render_rich_60_items(c: &mut Criterion) {
     group.bench_function("brief_rich", |b| {
         b.iter(|| {
             renderer
-                .brief_rich(black_box(&brief), GROUP)
+                .brief_rich(black_box(&brief), GROUP, None)
                 .expect("rich edition renders")
         })
     });

@@ -650,10 +650,31 @@ impl Core {
         date: NaiveDate,
     ) -> Result<(Brief, Vec<crate::render::RichPart>), AppError> {
         let brief = self.compose(date)?;
-        let parts = self
-            .renderer
-            .brief_rich(&brief, &self.settings.brief.group)?;
+        let cover = self.cover_url(&brief);
+        let parts =
+            self.renderer
+                .brief_rich(&brief, &self.settings.brief.group, cover.as_deref())?;
         Ok((brief, parts))
+    }
+
+    /// The cover photo that opens the day: the brief's `coverImage`, when
+    /// `brief.cover = "photo"` and the image is an http(s) URL (Telegram fetches it
+    /// itself). Anything else is posted without a cover, with a log line.
+    pub fn cover_url(&self, brief: &Brief) -> Option<String> {
+        if self.settings.brief.cover == crate::config::CoverMode::None {
+            return None;
+        }
+        let image = brief.cover_image.as_deref().map(str::trim)?;
+        match reqwest::Url::parse(image) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url.to_string()),
+            _ => {
+                tracing::warn!(
+                    "the brief of {}: coverImage {image:?} is not an http(s) URL; posting without a cover photo",
+                    brief.date
+                );
+                None
+            }
+        }
     }
 
     pub fn resolve_topic(&self, name: &str) -> Result<&Topic, AppError> {

@@ -166,13 +166,18 @@ fn main() -> ExitCode {
 }
 
 /// The rich edition: as JSON, one `{"rich_message": {"html": …}}` per message (the
-/// parameter `sendRichMessage` gets); as text, each message read as plain lines.
+/// parameter `sendRichMessage` gets, with `media` when it shows the cover); as text,
+/// each message read as plain lines.
 fn print_rich(parts: &[ecobrief::render::RichPart], format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => {
             let payloads: Vec<serde_json::Value> = parts
                 .iter()
-                .map(|p| serde_json::json!({ "rich_message": { "html": p.message.html } }))
+                .map(|p| {
+                    serde_json::json!({
+                        "rich_message": ecobrief::publish::botapi::input_rich_message(&p.message)
+                    })
+                })
                 .collect();
             say!("{}", serde_json::to_string_pretty(&payloads)?);
         }

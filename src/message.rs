@@ -42,10 +42,46 @@ impl OutgoingMessage {
 }
 
 /// A rich message (Bot API 10.1 `sendRichMessage`): its content as the HTML the API
-/// parses, sent as `{"rich_message": {"html": …}}`.
+/// parses, sent as `{"rich_message": {"html": …, "media": […]}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RichMessage {
     pub html: String,
+    /// Photos the HTML shows with `<img src="tg://photo?id=…">` (the `media` field of
+    /// `InputRichMessage`, Bot API 10.2). Recorded rich parts from before it have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<RichPhoto>,
+}
+
+/// A photo of a rich message: the id its `tg://photo?id=` link uses, and the http(s)
+/// URL Telegram fetches it from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RichPhoto {
+    pub id: String,
+    pub url: String,
+}
+
+impl RichMessage {
+    pub fn html(html: String) -> RichMessage {
+        RichMessage {
+            html,
+            media: Vec::new(),
+        }
+    }
+
+    /// The same message without its photos (the Bot API could not fetch one): every
+    /// `<img>` of ours goes with them.
+    pub fn without_media(&self) -> RichMessage {
+        let mut html = self.html.clone();
+        for photo in &self.media {
+            html = html.replace(&photo_tag(&photo.id), "");
+        }
+        RichMessage::html(html)
+    }
+}
+
+/// The rich HTML that shows photo `id` of the message's media.
+pub fn photo_tag(id: &str) -> String {
+    format!("<img src=\"tg://photo?id={id}\">\n")
 }
 
 /// Which edition of the brief a chat gets: text messages with entities, or rich messages.

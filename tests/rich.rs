@@ -42,6 +42,10 @@ fn brief_parts(outbox: &[OutboxPart]) -> Vec<OutboxPart> {
         .collect()
 }
 
+/// The sample brief's coverImage, which the rich edition shows as its first block.
+const SAMPLE_COVER: &str = "https://example.com/ecobrief/2026/03-12/cover-7Qh2xLrA.png";
+const COVER_BLOCK: &str = "<img src=\"tg://photo?id=cover\">\n";
+
 fn part_numbers(texts: &[String]) -> Vec<String> {
     texts
         .iter()
@@ -63,7 +67,11 @@ fn the_rich_edition_has_every_title_key_point_quick_item_and_target_of_the_day()
     let html = &parts[0].message.html;
     let stats = check_rich_html(html).unwrap();
     assert!(stats.exceeds(&RichLimits::TELEGRAM).is_none(), "{stats:?}");
-    assert!(html.starts_with("<h1>📰 "), "{html}");
+    assert_eq!(stats.media, 1, "the cover");
+    let header = html.strip_prefix(COVER_BLOCK).expect("the cover opens it");
+    assert!(header.starts_with("<h1>📰 "), "{html}");
+    assert_eq!(parts[0].message.media.len(), 1);
+    assert_eq!(parts[0].message.media[0].url, SAMPLE_COVER);
     assert!(html.contains("<table>") && html.contains("<th>📈</th>"));
     assert!(html.contains("<footer>"));
     let readable = rich_to_readable(html);
@@ -159,7 +167,16 @@ async fn a_rich_target_gets_one_rich_message_and_the_outbox_says_so() {
     let sent = &calls[0].body;
     assert_eq!(sent["chat_id"].to_string(), GROUP.to_string());
     let html = sent["rich_message"]["html"].as_str().unwrap();
-    assert!(html.starts_with("<h1>📰 "));
+    assert!(html.starts_with(&format!("{COVER_BLOCK}<h1>📰 ")), "{html}");
+    assert_eq!(
+        sent["rich_message"]["media"],
+        serde_json::json!([{ "id": "cover", "media": { "type": "photo", "media": SAMPLE_COVER } }]),
+        "the cover as InputRichMessageMedia"
+    );
+    assert!(
+        fake.calls("sendPhoto").is_empty(),
+        "no photo message of its own"
+    );
     assert!(
         fake.sent_to(&GROUP.to_string())
             .iter()
@@ -213,13 +230,20 @@ async fn an_older_bot_api_without_send_rich_message_gets_the_text_edition_admins
 #[tokio::test]
 async fn a_400_on_the_rich_content_sends_the_text_edition_and_a_text_target_is_untouched() {
     let fake = FakeTelegram::start(Limits::default()).await;
-    fake.fail_next(
-        "sendRichMessage",
-        Fault::BadRequest("Bad Request: can't parse rich message".to_string()),
-    );
+    // Refused with its cover block, and again without it: the content is what is wrong.
+    for _ in 0..2 {
+        fake.fail_next(
+            "sendRichMessage",
+            Fault::BadRequest("Bad Request: can't parse rich message".to_string()),
+        );
+    }
     let app = TestApp::builder(&fake).config(rich_target).start().await;
     let report = app.post(day(), false).await.unwrap();
     assert!(report.complete(), "{report:?}");
+    let tries = fake.calls("sendRichMessage");
+    assert_eq!(tries.len(), 2);
+    assert!(tries[0].body["rich_message"]["media"].is_array());
+    assert!(tries[1].body["rich_message"].get("media").is_none());
     let texts: Vec<String> = fake
         .sent_to(&GROUP.to_string())
         .into_iter()
@@ -261,7 +285,7 @@ fn rich_pinned_target(config: &mut ecobrief::config::Config) {
 }
 
 #[tokio::test]
-async fn a_rich_target_with_a_cover_and_pin_gets_the_photo_then_its_rich_message_pinned() {
+async fn a_rich_target_with_a_cover_and_pin_gets_one_rich_message_opening_with_the_photo_pinned() {
     let fake = FakeTelegram::start(Limits::default()).await;
     let app = TestApp::builder(&fake)
         .config(rich_pinned_target)
@@ -269,22 +293,20 @@ async fn a_rich_target_with_a_cover_and_pin_gets_the_photo_then_its_rich_message
         .await;
     let report = app.post(day(), false).await.unwrap();
     assert!(report.complete(), "{report:?}");
+    assert_eq!(
+        report.targets[0].cover,
+        Some(ecobrief::publish::CoverReport::Sent)
+    );
 
-    // The cover photo opens the post, with its text caption, before the rich message.
-    let photos = fake.photos();
-    assert_eq!(photos.len(), 1, "{photos:?}");
-    assert!(photos[0].caption.starts_with("📰 "), "{:?}", photos[0]);
+    // The cover is the rich message's first block, not a photo message of its own.
+    assert!(fake.photos().is_empty(), "{:?}", fake.photos());
     let sent = fake.sent_to(&GROUP.to_string());
     assert_eq!(sent.len(), 1, "{sent:?}");
     let rich = &sent[0];
-    assert!(rich.rich_html.is_some(), "the part went as a rich message");
-    assert!(
-        photos[0].message_id < rich.message_id,
-        "the photo comes first"
-    );
+    assert!(rich.rich_html.as_deref().unwrap().starts_with(COVER_BLOCK));
     assert_eq!(fake.calls("sendRichMessage").len(), 1);
 
-    // The rich message is pinned (silently), not the photo.
+    // The rich message is pinned (silently).
     assert_eq!(
         fake.pin_events(),
         vec![PinEvent::Pinned {
@@ -300,16 +322,57 @@ async fn a_rich_target_with_a_cover_and_pin_gets_the_photo_then_its_rich_message
         Some(rich.message_id)
     );
 
-    // The outbox: the cover as part 0 (sent, text caption), then the rich part.
+    // The outbox: the cover as part 0, recorded as shown by the rich part.
     let parts = app.store().outbox_parts(&key(1)).unwrap();
     assert_eq!(parts.len(), 2, "{parts:?}");
     assert_eq!(parts[0].part, COVER_PART);
     assert!(matches!(parts[0].kind, PartKind::Cover { .. }));
-    assert!(matches!(parts[0].message, PartBody::Text(_)));
-    assert_eq!(parts[0].message_id, Some(photos[0].message_id));
-    assert!(matches!(parts[1].kind, PartKind::Text));
+    assert_eq!(parts[0].state, PartState::InRich);
     assert!(matches!(parts[1].message, PartBody::Rich(_)));
-    assert!(parts.iter().all(|p| p.state == PartState::Sent));
+    assert_eq!(parts[1].state, PartState::Sent);
+}
+
+#[tokio::test]
+async fn a_cover_telegram_cannot_fetch_leaves_the_rich_message_without_it() {
+    let fake = FakeTelegram::start(Limits::default()).await;
+    fake.refuse_photo(SAMPLE_COVER);
+    let app = TestApp::builder(&fake).config(rich_target).start().await;
+    let report = app.post(day(), false).await.unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert!(
+        matches!(&report.targets[0].cover, Some(ecobrief::publish::CoverReport::Failed(e)) if e.contains("HTTP URL")),
+        "{report:?}"
+    );
+    // Refused with the photo, taken without it: still the rich edition.
+    let tries = fake.calls("sendRichMessage");
+    assert_eq!(tries.len(), 2);
+    let sent = fake.sent_to(&GROUP.to_string());
+    assert_eq!(sent.len(), 1);
+    let html = sent[0].rich_html.as_deref().unwrap();
+    assert!(
+        html.starts_with("<h1>📰 ") && !html.contains("<img"),
+        "{html}"
+    );
+    assert!(
+        fake.calls("sendPhoto").is_empty(),
+        "not tried again as a photo"
+    );
+    let parts = app.store().outbox_parts(&key(1)).unwrap();
+    assert_eq!(parts[0].state, PartState::Failed, "the cover");
+    let summary = fake
+        .wait_for(
+            std::time::Duration::from_secs(15),
+            "the admin summary",
+            |sent| {
+                sent.iter()
+                    .any(|s| s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮"))
+            },
+        )
+        .await
+        .into_iter()
+        .find(|s| s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮"))
+        .unwrap();
+    assert!(summary.text.contains("封面图未发送"), "{}", summary.text);
 }
 
 #[tokio::test]
@@ -455,7 +518,7 @@ async fn preview_names_each_targets_edition_and_shows_the_rich_one_through_the_b
             .rich_html
             .as_deref()
             .unwrap()
-            .starts_with("<h1>📰 ")
+            .starts_with(&format!("{COVER_BLOCK}<h1>📰 "))
     );
     assert!(
         fake.sent_to(&GROUP.to_string()).is_empty(),

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// Any other 4xx, e.g. "chat not found" or a message Telegram refuses.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 404: the server does not know the method (a Bot API server older than the method).
+    #[error("method not found: {0}")]
+    MethodNotFound(String),
     /// 5xx: Telegram did not take the request.
     #[error("Telegram server error {0}: {1}")]
     Server(u16, String),
@@ -61,6 +64,13 @@ impl ApiError {
     /// its content. The same content as text may still be taken; a chat that is not found
     /// would not take it either.
     pub fn refuses_rich(&self) -> bool {
+        matches!(self, ApiError::MethodNotFound(_))
+            || (matches!(self, ApiError::BadRequest(_)) && !self.is_chat_not_found())
+    }
+
+    /// A 400 on what was sent (not on the method): the content may be what is wrong, so
+    /// the same message without a photo block may still be taken.
+    pub fn refuses_content(&self) -> bool {
         matches!(self, ApiError::BadRequest(_)) && !self.is_chat_not_found()
     }
 
@@ -105,6 +115,21 @@ pub struct SendOptions {
     /// that only this user sees in a group. The id returned is then its
     /// `ephemeral_message_id`, which `editEphemeralMessageText` takes.
     pub ephemeral_to: Option<i64>,
+}
+
+/// A rich message as the Bot API's `InputRichMessage`: its `html`, and its photos as
+/// `media` (each an `InputRichMessageMedia`: the id the HTML's `tg://photo?id=` link
+/// names, and an `InputMediaPhoto` by URL).
+pub fn input_rich_message(message: &RichMessage) -> Value {
+    let mut input = json!({ "html": message.html });
+    if !message.media.is_empty() {
+        input["media"] = message
+            .media
+            .iter()
+            .map(|p| json!({ "id": p.id, "media": { "type": "photo", "media": p.url } }))
+            .collect();
+    }
+    input
 }
 
 /// An ephemeral message the bot sent: where, to whom, and its id.
@@ -219,6 +244,7 @@ impl BotApi {
             )),
             401 => ApiError::Unauthorized,
             403 => ApiError::Forbidden(description),
+            404 => ApiError::MethodNotFound(description),
             500..=599 => ApiError::Server(code, description),
             _ => ApiError::BadRequest(description),
         })
@@ -274,7 +300,7 @@ impl BotApi {
     ) -> Result<i64, ApiError> {
         let mut body = json!({
             "chat_id": chat_json(chat),
-            "rich_message": { "html": message.html },
+            "rich_message": input_rich_message(message),
             "disable_notification": options.disable_notification,
         });
         if let Some(thread) = options.thread_id {

@@ -22,7 +22,6 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::app::{AppError, Core};
-use crate::config::CoverMode;
 use crate::message::{ChatRef, Edition, OutgoingMessage, PartBody};
 use crate::metrics::Metrics;
 use crate::settings::{Target, TelegramSettings};
@@ -318,6 +317,7 @@ fn reason(e: &ApiError) -> &'static str {
         ApiError::Unauthorized => "unauthorized",
         ApiError::BadRequest(_) if e.is_chat_not_found() => "chat_not_found",
         ApiError::BadRequest(_) => "bad_request",
+        ApiError::MethodNotFound(_) => "method_not_found",
         ApiError::Server(..) => "server",
         ApiError::Unreachable(_) => "unreachable",
         ApiError::Ambiguous(_) => "ambiguous",
@@ -756,6 +756,16 @@ impl Publisher {
                         &mut report.retries,
                     )
                     .await;
+                // A rich part with the cover photo as a block, and the same without it.
+                let without_photo = match &part.message {
+                    PartBody::Rich(m) if !m.media.is_empty() => {
+                        Some(PartBody::Rich(m.without_media()))
+                    }
+                    _ => None,
+                };
+                if without_photo.is_some() && matches!(outcome, SendOutcome::Sent(_)) {
+                    report.cover = Some(CoverReport::Sent);
+                }
                 let (state, error) = match outcome {
                     SendOutcome::AlreadySent => {
                         report.already_sent += 1;
@@ -801,6 +811,31 @@ impl Publisher {
                         "the delivery record could not be written; stopped to avoid double posts"
                             .to_string(),
                     ),
+                    // The photo block may be what was refused (a cover URL Telegram
+                    // cannot fetch): the same part without it is tried once, before the
+                    // whole post falls back to text.
+                    SendOutcome::Failed(e) if e.refuses_content() && without_photo.is_some() => {
+                        tracing::warn!(
+                            "part {} of {what}: {e}; sending it again without the cover photo",
+                            part.part
+                        );
+                        report.cover = Some(CoverReport::Failed(e.to_string()));
+                        let without = without_photo.unwrap_or_else(|| part.message.clone());
+                        let (key_for_store, number, note) = (key.clone(), part.part, e.to_string());
+                        if self
+                            .with_retries(&what, move |store| {
+                                store.drop_rich_cover(&key_for_store, number, &without, &note)
+                            })
+                            .await
+                            .is_some()
+                        {
+                            continue 'parts;
+                        }
+                        (
+                            PublicationState::Failed,
+                            "the part without its photo could not be recorded; stopped".to_string(),
+                        )
+                    }
                     SendOutcome::Failed(e)
                         if e.refuses_rich() && matches!(part.message, PartBody::Rich(_)) =>
                     {
@@ -918,6 +953,13 @@ impl Publisher {
                 report.cover = Some(CoverReport::Failed(
                     cover.last_error.clone().unwrap_or_default(),
                 ));
+                return None;
+            }
+            // Shown by the first rich part; said when that part goes out.
+            PartState::InRich => {
+                if text_started {
+                    report.cover = Some(CoverReport::Sent);
+                }
                 return None;
             }
             PartState::Pending | PartState::Sending if text_started => {
@@ -1418,8 +1460,8 @@ fn prepare(
                 }
             },
         };
-        // Both editions open with the same cover photo (part 0): a rich message takes no
-        // media from us (see `render::rich`), so the photo goes before it as for text.
+        // The post opens with the cover photo as part 0; in a rich post, part 0 is
+        // recorded as shown by the first rich part (see `PartState::InRich`).
         let day_cover = match &cover {
             Some(known) => known.clone(),
             None => {
@@ -1451,28 +1493,14 @@ fn prepare(
 /// A cover photo's URL and its caption.
 type Cover = (String, OutgoingMessage);
 
-/// The cover photo that opens the post: the brief's `coverImage` and its caption, when
-/// `brief.cover = "photo"` and the image is an http(s) URL (Telegram fetches it itself).
+/// The cover photo that opens a text post (part 0): the URL [`Core::cover_url`] gives,
+/// with its caption.
 fn cover_of(core: &Core, brief: &crate::compose::Brief) -> Result<Option<Cover>, PublishError> {
-    if core.settings.brief.cover == CoverMode::None {
-        return Ok(None);
-    }
-    let Some(image) = brief.cover_image.as_deref().map(str::trim) else {
+    let Some(url) = core.cover_url(brief) else {
         return Ok(None);
     };
-    match reqwest::Url::parse(image) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => {
-            let caption = core.renderer.cover_caption(brief).map_err(AppError::from)?;
-            Ok(Some((url.to_string(), caption)))
-        }
-        _ => {
-            tracing::warn!(
-                "the brief of {}: coverImage {image:?} is not an http(s) URL; posting without a cover photo",
-                brief.date
-            );
-            Ok(None)
-        }
-    }
+    let caption = core.renderer.cover_caption(brief).map_err(AppError::from)?;
+    Ok(Some((url, caption)))
 }
 
 /// An inline keyboard with one "更多" button carrying `data`.

@@ -72,6 +72,8 @@ pub const RICH_TEMPLATES: &[(&str, &str)] = &[
 /// Targets the rich overview table lists at most; the rest are counted (each is still in
 /// its items' impact tags).
 const RICH_OVERVIEW_ROWS: usize = 40;
+/// The id of the cover photo in a rich message's media (1–64 of `A-Za-z0-9_-`).
+pub const COVER_MEDIA_ID: &str = "cover";
 
 /// One message of the rich edition, and the same content as text messages (unnumbered),
 /// sent instead if the Bot API refuses the rich message.
@@ -576,12 +578,23 @@ impl Renderer {
     /// fragments packed greedily, in order, into as few messages as fit (a section heading
     /// stays with its first item), numbered `(i/n)`. Each message is checked again as a
     /// whole. Each carries the text edition of the same fragments for the fallback.
-    pub fn brief_rich(&self, brief: &Brief, group: &str) -> Result<Vec<RichPart>, RenderError> {
+    ///
+    /// `cover` (an http(s) URL) opens the first message as a photo block, `<img>` of the
+    /// message's media (Bot API 10.2 `InputRichMessage.media`).
+    pub fn brief_rich(
+        &self,
+        brief: &Brief,
+        group: &str,
+        cover: Option<&str>,
+    ) -> Result<Vec<RichPart>, RenderError> {
         let limits = rich::RichLimits::TELEGRAM;
-        // Room for the part number paragraph.
+        let cover_room = usize::from(cover.is_some());
+        // Room for the part number paragraph, and for the cover's block in every message
+        // (simpler than packing the first one apart, and one block is little).
         let packing = rich::RichLimits {
             max_chars: limits.max_chars - 16,
-            max_blocks: limits.max_blocks - 1,
+            max_blocks: limits.max_blocks - 1 - cover_room,
+            max_media: limits.max_media - cover_room,
             ..limits
         };
         let fragments = self.rich_fragments(brief, group)?;
@@ -620,6 +633,14 @@ impl Renderer {
             if count > 1 {
                 html.push_str(&format!("\n<p>({}/{count})</p>", n + 1));
             }
+            let mut media = Vec::new();
+            if let Some(url) = cover.filter(|_| n == 0) {
+                html.insert_str(0, &crate::message::photo_tag(COVER_MEDIA_ID));
+                media.push(crate::message::RichPhoto {
+                    id: COVER_MEDIA_ID.to_string(),
+                    url: url.to_string(),
+                });
+            }
             let stats = rich::check_rich_html(&html)
                 .map_err(|e| template_error("rich edition", format!("message {}: {e}", n + 1)))?;
             if let Some(over) = stats.exceeds(&limits) {
@@ -633,7 +654,7 @@ impl Renderer {
                 .map(FormattedText::to_message)
                 .collect();
             parts.push(RichPart {
-                message: RichMessage { html },
+                message: RichMessage { html, media },
                 fallback,
             });
         }
@@ -813,7 +834,7 @@ impl Renderer {
             ],
         };
         self.brief_messages(&brief, "@group")?;
-        self.brief_rich(&brief, "@group")?;
+        self.brief_rich(&brief, "@group", Some("https://example.com/cover.jpg"))?;
         self.cover_caption(&brief)?;
         let topic = Topic {
             id: "sample".into(),

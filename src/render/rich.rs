@@ -117,13 +117,29 @@ const INLINE_TAGS: &[&str] = &[
 ];
 
 /// Tags without a closing tag.
-const VOID_TAGS: &[&str] = &["hr", "br"];
+const VOID_TAGS: &[&str] = &["hr", "br", "img"];
+
+/// The one media tag: a photo block (`InputRichBlockPhoto` is "the HTML tag `<img>`"),
+/// whose `src` names a photo of the message's media.
+const PHOTO_TAG: &str = "img";
 
 /// The rich tags ecobrief's checker accepts: the rich blocks and formatting of the Bot
-/// API's rich HTML that the rich edition uses or an operator may reasonably add. Media
-/// tags are not accepted: the brief has no media.
+/// API's rich HTML that the rich edition uses or an operator may reasonably add. The
+/// only media is the cover photo, which ecobrief adds itself, so templates may not
+/// write `<img>`.
 pub fn is_rich_tag(name: &str) -> bool {
     BLOCK_TAGS.contains(&name) || INLINE_TAGS.contains(&name)
+}
+
+/// The media id of a photo block's `src`: `tg://photo?id=` and 1–64 of `A-Za-z0-9_-`
+/// (`InputRichMessageMedia.id`).
+pub fn photo_id(src: &str) -> Option<&str> {
+    let id = src.strip_prefix("tg://photo?id=")?;
+    let valid = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    valid.then_some(id)
 }
 
 fn unsupported_rich(name: &str, line: usize) -> HtmlError {
@@ -320,6 +336,21 @@ pub fn check_rich_html(html: &str) -> Result<RichStats, HtmlError> {
     let mut cells = 0;
     for token in tokenize(html)? {
         match token {
+            Token::Open { name, attrs } if name == PHOTO_TAG => {
+                let src = attrs.iter().find(|(a, _)| *a == "src").map(|(_, v)| v);
+                if attrs.len() != 1 || src.and_then(|v| photo_id(v)).is_none() {
+                    return Err(error(
+                        0,
+                        "<img> takes only src=\"tg://photo?id=…\" naming a photo of the message's media",
+                    ));
+                }
+                if !stack.is_empty() {
+                    return Err(error(0, "<img> is a block of its own, not inside another"));
+                }
+                stats.blocks += 1;
+                stats.media += 1;
+                stats.depth = stats.depth.max(1);
+            }
             Token::Open { name, attrs } => {
                 if !is_rich_tag(name) {
                     return Err(unsupported_rich(name, 0));

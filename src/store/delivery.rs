@@ -64,6 +64,10 @@ pub enum PartState {
     Sending,
     Sent,
     Failed,
+    /// A cover photo that is a block of the first rich part instead of a message of its
+    /// own. It becomes pending (and goes as a photo) only if the post falls back to the
+    /// text edition before any part is sent.
+    InRich,
 }
 
 impl PartState {
@@ -73,6 +77,7 @@ impl PartState {
             PartState::Sending => "sending",
             PartState::Sent => "sent",
             PartState::Failed => "failed",
+            PartState::InRich => "in_rich",
         }
     }
 
@@ -82,6 +87,7 @@ impl PartState {
             "sending" => Ok(PartState::Sending),
             "sent" => Ok(PartState::Sent),
             "failed" => Ok(PartState::Failed),
+            "in_rich" => Ok(PartState::InRich),
             other => Err(StoreError::Corrupt(format!("part state {other:?}"))),
         }
     }
@@ -320,9 +326,18 @@ impl Store {
             if let Some((url, caption)) = cover {
                 let body = serde_json::to_string(caption)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                // A rich part that shows the photo as its first block carries it.
+                let in_rich = parts
+                    .iter()
+                    .any(|p| matches!(&p.body, PartBody::Rich(m) if !m.media.is_empty()));
+                let state = if in_rich {
+                    PartState::InRich
+                } else {
+                    PartState::Pending
+                };
                 tx.execute(
                     "INSERT INTO outbox (brief_date, chat, thread_id, run, part, body, state, kind, media_url)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 'cover', ?7)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, 'cover', ?7)",
                     params![
                         key.brief_date.to_string(),
                         key.chat,
@@ -330,11 +345,57 @@ impl Store {
                         key.run,
                         COVER_PART,
                         body,
-                        url
+                        url,
+                        state.as_str()
                     ],
                 )?;
             }
         }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The Bot API could not take the cover photo inside the rich part `part`: that part
+    /// is recorded without it (its text fallback stays), and the cover as failed, with
+    /// `error`, so it is not tried again as a photo of its own.
+    pub fn drop_rich_cover(
+        &mut self,
+        key: &PublicationKey,
+        part: i64,
+        body: &PartBody,
+        error: &str,
+    ) -> Result<()> {
+        let body = match body {
+            PartBody::Text(m) => serde_json::to_string(m),
+            PartBody::Rich(m) => serde_json::to_string(m),
+        }
+        .map_err(|e| StoreError::Corrupt(format!("outbox body: {e}")))?;
+        let tx = self.write()?;
+        tx.execute(
+            "UPDATE outbox SET body = ?6
+             WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4 AND part = ?5
+               AND state <> 'sent'",
+            params![
+                key.brief_date.to_string(),
+                key.chat,
+                key.thread_id,
+                key.run,
+                part,
+                body
+            ],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'failed', last_error = ?5
+             WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4
+               AND kind = 'cover' AND state = 'in_rich'",
+            params![
+                key.brief_date.to_string(),
+                key.chat,
+                key.thread_id,
+                key.run,
+                error
+            ],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -377,6 +438,17 @@ impl Store {
                 ])?;
             }
         }
+        // The text edition opens with the cover as a photo of its own, unless a rich part
+        // that showed it has gone out already.
+        tx.execute(
+            "UPDATE outbox SET state = 'pending'
+             WHERE brief_date = ?1 AND chat = ?2 AND thread_id = ?3 AND run = ?4
+               AND kind = 'cover' AND state = 'in_rich'
+               AND NOT EXISTS (SELECT 1 FROM outbox o
+                   WHERE o.brief_date = ?1 AND o.chat = ?2 AND o.thread_id = ?3 AND o.run = ?4
+                     AND o.kind <> 'cover' AND o.state = 'sent')",
+            keys,
+        )?;
         tx.execute(
             "UPDATE publications SET parts = (SELECT COUNT(*) FROM outbox o
                  WHERE o.brief_date = ?1 AND o.chat = ?2 AND o.thread_id = ?3 AND o.run = ?4
