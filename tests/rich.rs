@@ -46,6 +46,22 @@ fn brief_parts(outbox: &[OutboxPart]) -> Vec<OutboxPart> {
 const SAMPLE_COVER: &str = "https://example.com/ecobrief/2026/03-12/cover-7Qh2xLrA.png";
 const COVER_BLOCK: &str = "<img src=\"tg://photo?id=cover\">\n";
 
+/// The summary admins get after a post, once it has come.
+async fn admin_summary(fake: &FakeTelegram) -> common::fake_telegram::Sent {
+    let is_summary = |s: &common::fake_telegram::Sent| {
+        s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮")
+    };
+    fake.wait_for(
+        std::time::Duration::from_secs(15),
+        "the admin summary",
+        |sent| sent.iter().any(is_summary),
+    )
+    .await
+    .into_iter()
+    .find(is_summary)
+    .unwrap()
+}
+
 fn part_numbers(texts: &[String]) -> Vec<String> {
     texts
         .iter()
@@ -359,19 +375,7 @@ async fn a_cover_telegram_cannot_fetch_leaves_the_rich_message_without_it() {
     );
     let parts = app.store().outbox_parts(&key(1)).unwrap();
     assert_eq!(parts[0].state, PartState::Failed, "the cover");
-    let summary = fake
-        .wait_for(
-            std::time::Duration::from_secs(15),
-            "the admin summary",
-            |sent| {
-                sent.iter()
-                    .any(|s| s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮"))
-            },
-        )
-        .await
-        .into_iter()
-        .find(|s| s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮"))
-        .unwrap();
+    let summary = admin_summary(&fake).await;
     assert!(summary.text.contains("封面图未发送"), "{}", summary.text);
 }
 
@@ -468,19 +472,7 @@ async fn a_day_our_checker_refuses_goes_out_as_text_and_the_admins_are_told_why(
         "{texts:?}"
     );
     assert!(texts.iter().any(|t| t.contains("要点519")));
-    let summary = fake
-        .wait_for(
-            std::time::Duration::from_secs(15),
-            "the admin summary",
-            |sent| {
-                sent.iter()
-                    .any(|s| s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮"))
-            },
-        )
-        .await
-        .into_iter()
-        .find(|s| s.chat_id.as_i64() == Some(ADMIN) && s.text.contains("📮"))
-        .unwrap();
+    let summary = admin_summary(&fake).await;
     assert!(
         summary.text.contains("富文本版未通过检查，已改发文本版"),
         "{}",
