@@ -13,7 +13,11 @@ use super::keys::{StoredKey, path_hash, sql_stored_key, summary_in_body};
 use super::{Result, StoreError};
 
 /// Rows copied per statement; a progress line is logged after each chunk.
+#[cfg(not(test))]
 const CHUNK: i64 = 20_000;
+/// Small in tests, so that chunk boundaries are crossed.
+#[cfg(test)]
+const CHUNK: i64 = 2;
 
 /// The old tables move aside (their triggers go first: they would follow the rename).
 const SET_ASIDE: &str = r#"
@@ -178,8 +182,8 @@ END;
 "#;
 
 /// Logs a progress line for a chunk of a large table.
-fn progress(table: &str, done: i64, total: i64) {
-    if total > CHUNK {
+fn progress(table: &str, done: i64, total: i64, chunk: i64) {
+    if total > chunk {
         tracing::info!("migrating {table}: {done} / {total}");
     }
 }
@@ -187,10 +191,14 @@ fn progress(table: &str, done: i64, total: i64) {
 /// Runs migration 10 inside `tx` (foreign keys are off while it runs; the caller checks
 /// them before committing).
 pub(super) fn integer_ids(tx: &Transaction<'_>) -> Result<()> {
+    integer_ids_in_chunks(tx, CHUNK)
+}
+
+fn integer_ids_in_chunks(tx: &Transaction<'_>, chunk: i64) -> Result<()> {
     tx.execute_batch(SET_ASIDE)?;
     tx.execute_batch(CREATE)?;
-    copy_documents(tx)?;
-    copy_items(tx)?;
+    copy_documents(tx, chunk)?;
+    copy_items(tx, chunk)?;
     tx.execute_batch(FINISH)?;
     Ok(())
 }
@@ -200,7 +208,7 @@ fn row_count(tx: &Transaction<'_>, table: &str) -> Result<i64> {
 }
 
 /// Documents keep their rowid as their id, so items find theirs by the old key.
-fn copy_documents(tx: &Transaction<'_>) -> Result<()> {
+fn copy_documents(tx: &Transaction<'_>, chunk: i64) -> Result<()> {
     let total = row_count(tx, "v9_documents")?;
     let mut select = tx.prepare(
         "SELECT rowid, source_path FROM v9_documents WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
@@ -219,7 +227,7 @@ fn copy_documents(tx: &Transaction<'_>) -> Result<()> {
     let mut done = 0;
     let mut after = i64::MIN;
     loop {
-        let mut rows = select.query(params![after, CHUNK])?;
+        let mut rows = select.query(params![after, chunk])?;
         let mut copied = 0;
         while let Some(row) = rows.next()? {
             after = row.get(0)?;
@@ -228,8 +236,8 @@ fn copy_documents(tx: &Transaction<'_>) -> Result<()> {
             copied += 1;
         }
         done += copied;
-        progress("documents", done, total);
-        if copied < CHUNK {
+        progress("documents", done, total, chunk);
+        if copied < chunk {
             break;
         }
     }
@@ -242,7 +250,7 @@ fn copy_documents(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// Items keep their rowid as their id; their impacts and links follow per chunk.
-fn copy_items(tx: &Transaction<'_>) -> Result<()> {
+fn copy_items(tx: &Transaction<'_>, chunk: i64) -> Result<()> {
     let total = row_count(tx, "v9_items")?;
     let mut select = tx.prepare(
         "SELECT i.rowid, i.key, d.rowid, i.kind, i.brief_date, i.published_at, i.sort_at,
@@ -280,7 +288,7 @@ fn copy_items(tx: &Transaction<'_>) -> Result<()> {
     let mut after = i64::MIN;
     loop {
         let from = after;
-        let mut rows = select.query(params![from, CHUNK])?;
+        let mut rows = select.query(params![from, chunk])?;
         let mut copied = 0;
         while let Some(row) = rows.next()? {
             after = row.get(0)?;
@@ -326,8 +334,8 @@ fn copy_items(tx: &Transaction<'_>) -> Result<()> {
         topics.execute(params![from, after])?;
         targets.execute(params![from, after])?;
         done += copied;
-        progress("items", done, total);
-        if copied < CHUNK {
+        progress("items", done, total, chunk);
+        if copied < chunk {
             break;
         }
     }
@@ -337,4 +345,279 @@ fn copy_items(tx: &Transaction<'_>) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use rusqlite::{Connection, params};
+
+    use super::super::migrations::{MIGRATIONS, Migration};
+    use super::super::{Store, backup_path};
+    use crate::model::{Item, ParsedDocument};
+    use crate::topics::TopicCatalog;
+
+    const TOPICS: &str = "[[topic]]\nid = \"gold\"\nname = \"黄金\"\nkeywords = [\"黄金\"]\n\n[[topic]]\nid = \"stocks\"\nname = \"股市\"\nkeywords = [\"股市\"]";
+
+    fn parse(name: &str, text: &str) -> ParsedDocument {
+        let settings = crate::settings::Settings::from_config(crate::config::Config::default())
+            .expect("default settings");
+        let options = crate::ingest::IngestOptions::from_settings(&settings, None);
+        crate::ingest::parse_bytes(name, text.as_bytes(), None, &options).unwrap()
+    }
+
+    /// Writes `doc` as ecobrief wrote it under schema 9 (the save of that version).
+    fn save_v9(conn: &Connection, doc: &ParsedDocument, topics: &TopicCatalog) {
+        let m = &doc.meta;
+        let json = |v: &[String]| serde_json::to_string(v).unwrap();
+        conn.execute(
+            "INSERT INTO documents (key, kind, brief_date, title, summary, cover_image, sections,
+               source_path, content_hash, ingested_at, origin)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1700000000, ?10)",
+            params![
+                m.key,
+                m.kind.as_str(),
+                m.brief_date.to_string(),
+                m.title,
+                json(&m.summary),
+                m.cover_image,
+                json(&m.sections),
+                m.source_path,
+                m.content_hash,
+                doc.origin.as_str()
+            ],
+        )
+        .unwrap();
+        for item in &doc.items {
+            let at = super::super::sort_at(item);
+            conn.execute(
+                "INSERT INTO items (key, doc_key, kind, brief_date, published_at, sort_at, section,
+                   position, title, key_points, insights, advice, summary, body, source_name,
+                   source_url, categories, tags, updated_at, tables)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                   ?17, ?18, 1700000000, ?19)",
+                params![
+                    item.key,
+                    m.key,
+                    item.kind.as_str(),
+                    item.brief_date.to_string(),
+                    item.published_at.map(|t| t.timestamp()),
+                    at,
+                    item.section,
+                    item.position,
+                    item.title,
+                    json(&item.key_points),
+                    json(&item.insights),
+                    json(&item.advice),
+                    item.summary,
+                    item.body,
+                    item.source_name,
+                    item.source_url,
+                    json(&item.categories),
+                    json(&item.tags),
+                    serde_json::to_string(&item.tables).unwrap()
+                ],
+            )
+            .unwrap();
+            for (position, impact) in item.impacts.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO impacts (item_key, position, target, label, direction, leaning,
+                       horizon, intensity, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        item.key,
+                        position as i64,
+                        impact.target,
+                        impact.label,
+                        super::super::direction_str(impact.stance.direction),
+                        impact
+                            .stance
+                            .leaning
+                            .as_ref()
+                            .and_then(super::super::enum_str),
+                        impact
+                            .stance
+                            .horizon
+                            .as_ref()
+                            .and_then(super::super::enum_str),
+                        impact
+                            .stance
+                            .intensity
+                            .as_ref()
+                            .and_then(super::super::enum_str),
+                        impact.note
+                    ],
+                )
+                .unwrap();
+            }
+            for id in topics.topics_for(item) {
+                conn.execute(
+                    "INSERT OR IGNORE INTO item_topics (topic_id, sort_at, item_key) VALUES (?1, ?2, ?3)",
+                    params![id, at, item.key],
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_v9_database_with_data_is_backed_up_then_migrated_with_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("bot.db");
+        let topics = TopicCatalog::from_toml(TOPICS).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
+        let brief = parse(
+            "brief-2026-04-01.md",
+            "---\ntitle: 测试简报\ndate: 2026-04-01\nsummary: \"- 今日要点一\\n- 今日要点二\"\ncover: https://img.example/c.png\n---\n\n## 市场\n\n### 黄金再创新高\n\n- **时间：** 08:00\n- **核心要点：**\n  - 黄金上涨\n\n**影响：**\n- 对股市：利多。资金回流\n- 对黄金：利多。避险\n\n### 股市震荡\n\n- **时间：** 09:00\n- **核心要点：**\n  - 股市回落\n\n**影响：**\n- 对股市：利空。获利了结\n",
+        );
+        let commentary = parse(
+            "commentary-2026-04-01.txt",
+            "黄金价格今日大幅上涨，市场避险情绪升温，投资者纷纷买入黄金。分析人士认为短期仍有上行空间。\n第二段：股市方面，资金流向防御板块，成交量明显放大，机构继续看好后市表现。\n",
+        );
+        let article = parse(
+            "article-1.md",
+            "---\ntitle: 央行宣布降准\ndate: 2026-04-01 10:00\ncategories:\n  - macro\n---\n\n央行今日宣布下调存款准备金率0.5个百分点，释放长期资金约一万亿元，股市应声上涨。\n\n**影响：**\n- 对股市：利多。流动性改善\n\n[财经](https://news.example.com/a1.html)\n",
+        );
+        let docs = [brief, commentary, article];
+        {
+            let conn = Connection::open(&db).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            for (n, migration) in MIGRATIONS.iter().take(9).enumerate() {
+                let Migration::Sql(sql) = migration else {
+                    panic!("migration {} is not SQL", n + 1)
+                };
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 9).unwrap();
+            for doc in &docs {
+                save_v9(&conn, doc, &topics);
+            }
+            conn.execute(
+                "INSERT INTO outbox (brief_date, chat, thread_id, run, part, body, state, message_id)
+                 VALUES ('2026-04-01', '@g', 0, 1, 1, '{\"text\":\"x\"}', 'sent', 7)",
+                [],
+            )
+            .unwrap();
+            // Positive control for the count checks below: the v9 triggers listed targets.
+            assert_eq!(count(&conn, "SELECT COUNT(*) FROM item_targets"), 4);
+        }
+        let items_v9 = 4;
+        let topic_links_v9 = {
+            let conn = Connection::open(&db).unwrap();
+            count(&conn, "SELECT COUNT(*) FROM item_topics")
+        };
+        assert!(topic_links_v9 >= 4, "{topic_links_v9}");
+
+        let store = Store::open(&db).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+
+        // The backup is the v9 file as it was.
+        let backup = backup_path(&db, MIGRATIONS.len() as i64);
+        let old = Connection::open(&backup).unwrap();
+        assert_eq!(
+            old.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+                .unwrap(),
+            9
+        );
+        assert_eq!(count(&old, "SELECT COUNT(*) FROM items"), items_v9);
+        let integrity: String = old
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+
+        // Every item reads back as it was parsed, impacts included, with its document.
+        let mut stored: Vec<(String, Item)> = store.items_for_date(day).unwrap();
+        let mut expected: Vec<(String, Item)> = docs
+            .iter()
+            .flat_map(|d| d.items.iter().map(|i| (d.meta.key.clone(), i.clone())))
+            .collect();
+        stored.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        expected.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        assert_eq!(stored, expected);
+        assert!(
+            docs[1].items[0].summary.chars().count() > 10,
+            "the commentary has a summary to share with its body"
+        );
+        let conn = Connection::open(&db).unwrap();
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT COUNT(*) FROM items WHERE summary_at IS NOT NULL"
+            ),
+            2,
+            "the commentary's and the article's summaries (their first paragraphs) are kept as pointers into their bodies"
+        );
+        let meta = store.brief_document(day).unwrap().unwrap();
+        assert_eq!(meta, docs[0].meta);
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM documents"), 3);
+        assert_eq!(
+            count(&conn, "SELECT COUNT(*) FROM item_topics"),
+            topic_links_v9
+        );
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM item_targets"), 4);
+        let impacts: usize = docs
+            .iter()
+            .flat_map(|d| &d.items)
+            .map(|i| i.impacts.len())
+            .sum();
+        assert!(impacts >= 4, "{impacts}");
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM impacts"), impacts as i64);
+        assert_eq!(
+            count(&conn, "SELECT COUNT(*) FROM outbox WHERE message_id = 7"),
+            1
+        );
+        for table in ["v9_items", "v9_documents", "v9_impacts"] {
+            assert_eq!(
+                count(
+                    &conn,
+                    &format!("SELECT COUNT(*) FROM sqlite_schema WHERE name = '{table}'")
+                ),
+                0
+            );
+        }
+        // Topic and target pages and their counts work on the migrated rows.
+        let gold = store.items_for_topic("gold", 10, 0).unwrap();
+        assert_eq!(gold.len(), store.count_for_topic("gold").unwrap());
+        assert!(gold.len() >= 2, "{gold:?}");
+        let stocks = store.impact_target("股市").unwrap().unwrap();
+        assert_eq!(store.count_for_impact_target(stocks.id).unwrap(), 3);
+        assert_eq!(
+            store
+                .items_for_impact_target(stocks.id, 10, 0)
+                .unwrap()
+                .len(),
+            3
+        );
+        // Cascades work on the new tables, and the counts follow them.
+        conn.execute("PRAGMA foreign_keys = ON", []).unwrap();
+        conn.execute("DELETE FROM documents", []).unwrap();
+        for table in ["items", "impacts", "item_topics", "item_targets"] {
+            assert_eq!(
+                count(&conn, &format!("SELECT COUNT(*) FROM {table}")),
+                0,
+                "{table}"
+            );
+        }
+        assert_eq!(store.count_for_topic("gold").unwrap(), 0);
+        assert_eq!(store.count_for_impact_target(stocks.id).unwrap(), 0);
+
+        // A second open neither migrates nor backs up again.
+        std::fs::remove_file(&backup).unwrap();
+        drop(store);
+        Store::open(&db).unwrap();
+        assert!(!backup.exists());
+    }
+
+    #[test]
+    fn a_new_database_is_not_backed_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("new.db");
+        Store::open(&db).unwrap();
+        assert!(!backup_path(&db, MIGRATIONS.len() as i64).exists());
+        // Positive control: the path is where an upgrade would write it.
+        assert!(backup_path(&db, 10).ends_with("new.db.before-v10.bak"));
+    }
 }
