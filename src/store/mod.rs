@@ -343,6 +343,22 @@ impl Store {
                 }
             }
         }
+        if version > 0 && version < known {
+            // A rebuilt table leaves its old pages free in the file: they are reused by
+            // later writes, or given back by `ecobrief db vacuum`.
+            let free: i64 = conn
+                .query_row(
+                    "SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(open_err)?;
+            tracing::info!(
+                "database {}: at schema {known}; {:.1} MB of the file is free space, reused by later writes (`ecobrief db vacuum` gives it back now)",
+                path.display(),
+                free as f64 / 1e6
+            );
+        }
         Ok(Store { conn, path })
     }
 
