@@ -126,14 +126,14 @@ fn old_feed_url_and_pushed_items_go_and_briefs_and_the_record_stay() {
     assert_eq!(
         count(
             &db,
-            "SELECT COUNT(*) FROM impacts WHERE item_key NOT IN (SELECT key FROM items)"
+            "SELECT COUNT(*) FROM impacts WHERE item_id NOT IN (SELECT id FROM items)"
         ),
         0
     );
     assert_eq!(
         count(
             &db,
-            "SELECT COUNT(*) FROM item_topics WHERE item_key NOT IN (SELECT key FROM items)"
+            "SELECT COUNT(*) FROM item_topics WHERE item_id NOT IN (SELECT id FROM items)"
         ),
         0
     );

@@ -1,6 +1,6 @@
 //! Items by impact target: what `/topic 股市` shows when 股市 is no topic but a target of
 //! the impact tags. The `impact_targets` and `item_targets` tables are kept by triggers on
-//! `impacts` (migration 5), so these are index look-ups and range scans, never a scan of
+//! `impacts` (migrations 6 and 10), so these are index look-ups and range scans, never a scan of
 //! every item.
 
 use rusqlite::{OptionalExtension, params};
@@ -47,9 +47,9 @@ impl Store {
         offset: usize,
     ) -> Result<Vec<Item>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT items.* FROM item_targets JOIN items ON items.key = item_targets.item_key
+            "SELECT items.* FROM item_targets JOIN items ON items.id = item_targets.item_id
              WHERE item_targets.target_id = ?1
-             ORDER BY item_targets.sort_at DESC, item_targets.item_key DESC
+             ORDER BY item_targets.sort_at DESC, item_targets.item_id DESC
              LIMIT ?2 OFFSET ?3",
         )?;
         let rows = stmt.query(params![
@@ -60,13 +60,14 @@ impl Store {
         self.items_with_impacts(rows)
     }
 
-    /// How many stored items have an impact on target `id`.
+    /// How many stored items have an impact on target `id`: the target's count, kept by
+    /// triggers on `item_targets` (migration 10).
     pub fn count_for_impact_target(&self, id: i64) -> Result<usize> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT COUNT(*) FROM item_targets WHERE target_id = ?1")?;
-        let n: i64 = stmt.query_row([id], |r| r.get(0))?;
-        Ok(usize::try_from(n).unwrap_or(0))
+            .prepare_cached("SELECT items FROM impact_targets WHERE id = ?1")?;
+        let n: Option<i64> = stmt.query_row([id], |r| r.get(0)).optional()?;
+        Ok(n.map_or(0, |n| usize::try_from(n).unwrap_or(0)))
     }
 }
 

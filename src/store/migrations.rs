@@ -1,9 +1,24 @@
 //! Versioned schema. Each entry runs once, in order, inside a transaction; the version
 //! reached is kept in `PRAGMA user_version`. Never edit a shipped entry: add a new one.
+//! An entry is SQL, or a Rust step for what SQL alone does badly (copying a large table
+//! in chunks with progress lines, re-encoding values).
 
-pub const MIGRATIONS: &[&str] = &[
+use rusqlite::Transaction;
+
+use super::Result;
+
+pub enum Migration {
+    Sql(&'static str),
+    /// Runs with foreign keys off (so tables can be rebuilt); they are checked before
+    /// the step commits.
+    Rust(fn(&Transaction<'_>) -> Result<()>),
+}
+
+use Migration::Sql;
+
+pub const MIGRATIONS: &[Migration] = &[
     // 1: documents, items, impacts, topic links.
-    r#"
+    Sql(r#"
 CREATE TABLE documents (
     key          TEXT PRIMARY KEY,
     kind         TEXT NOT NULL,
@@ -69,10 +84,10 @@ CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"#,
+"#),
     // 2: delivery. One publication per (day, chat, thread, run); its parts in the outbox,
     // recorded before they are sent and marked with Telegram's message id after.
-    r#"
+    Sql(r#"
 CREATE TABLE publications (
     brief_date  TEXT NOT NULL,
     chat        TEXT NOT NULL,
@@ -133,10 +148,10 @@ CREATE TABLE digests (
     last_error TEXT,
     PRIMARY KEY (brief_date, user_id)
 ) WITHOUT ROWID;
-"#,
+"#),
     // 3: sources. Per-source fetch state (conditional GET, health) and, for folders, what
     // each file looked like when last read, so unchanged files are skipped cheaply.
-    r#"
+    Sql(r#"
 CREATE TABLE source_state (
     source               TEXT PRIMARY KEY,
     etag                 TEXT,
@@ -155,11 +170,11 @@ CREATE TABLE source_files (
     mtime        INTEGER NOT NULL,
     content_hash TEXT NOT NULL
 ) WITHOUT ROWID;
-"#,
+"#),
     // 4: the day's publish plan per target: when a scheduled publish began waiting for
     // the day's brief, whether admins were told it is late, and how the day ended. Kept so
     // that a restart neither forgets a wait nor repeats its notice.
-    r#"
+    Sql(r#"
 CREATE TABLE day_plans (
     brief_date     TEXT NOT NULL,
     chat           TEXT NOT NULL,
@@ -173,20 +188,20 @@ CREATE TABLE day_plans (
     PRIMARY KEY (brief_date, chat, thread_id)
 ) WITHOUT ROWID;
 CREATE INDEX day_plans_open ON day_plans (outcome, brief_date);
-"#,
+"#),
     // 5: an item's markdown tables (JSON: [{header, rows}]); documents by their text, so
     // a second file with the same bytes is known as a duplicate.
-    r#"
+    Sql(r#"
 ALTER TABLE items ADD COLUMN tables TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX documents_by_hash ON documents (content_hash);
-"#,
+"#),
     // 6: impact targets. Each distinct target (trimmed, ASCII letters lower-cased) gets a
     // small id that never changes, which a 更多 button carries instead of the target's text
     // (callback data is capped at 64 bytes). Items are listed under their targets with the
     // item's sort key, so "newest items with this target" is one index range scan, as for
     // topics. Triggers keep the list in step with `impacts`, whichever code writes it; an
     // item's rows go with the item.
-    r#"
+    Sql(r#"
 CREATE TABLE impact_targets (
     id   INTEGER PRIMARY KEY,
     key  TEXT NOT NULL UNIQUE,
@@ -225,19 +240,19 @@ INSERT OR IGNORE INTO item_targets (target_id, sort_at, item_key)
     SELECT t.id, i.sort_at, i.key FROM impacts m
     JOIN items i ON i.key = m.item_key
     JOIN impact_targets t ON t.key = lower(trim(m.target));
-"#,
+"#),
     // 7: the edition of each outbox part (text or rich, issue 10), and for a rich part the
     // text edition of the same content, sent instead when the Bot API refuses the rich
     // message (JSON list of text messages).
-    r#"
+    Sql(r#"
 ALTER TABLE outbox ADD COLUMN edition TEXT NOT NULL DEFAULT 'text';
 ALTER TABLE outbox ADD COLUMN fallback TEXT;
-"#,
+"#),
     // 8: where each document came from, which decides how long it is kept
     // (`store.keep_days`). Documents stored before are classified by their source path:
     // `…#key` names are pushed or url documents, a bare http(s) or `feed-entry:` name is a
     // feed entry's; anything else stays a folder's, which is never pruned.
-    r#"
+    Sql(r#"
 ALTER TABLE documents ADD COLUMN origin TEXT NOT NULL DEFAULT 'folder';
 UPDATE documents SET origin = 'url'
     WHERE source_path LIKE 'http%' AND instr(source_path, '#') > 0;
@@ -247,12 +262,12 @@ UPDATE documents SET origin = 'feed'
     WHERE instr(source_path, '#') = 0
       AND (source_path LIKE 'http%' OR source_path LIKE 'feed-entry:%');
 CREATE INDEX documents_by_origin ON documents (origin, brief_date);
-"#,
+"#),
     // 9: the cover photo is a part of the outbox like the text parts: part 0, before parts
     // 1..n, with its URL (the body is its caption). The brief pinned per target and day, so
     // the next day's post unpins exactly the message it pinned (never an admin's pin), and
     // whether admins were told that pinning fails there (they are told once).
-    r#"
+    Sql(r#"
 ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
 ALTER TABLE outbox ADD COLUMN media_url TEXT;
 
@@ -271,5 +286,9 @@ CREATE TABLE pin_notices (
     error   TEXT NOT NULL,
     told_at INTEGER NOT NULL
 );
-"#,
+"#),
+    // 10: integer row ids for every join and index, each key and hash once as 32 bytes,
+    // summaries that repeat their body kept as a pointer into it, and item counts per
+    // topic and per target kept by triggers (issue 11; see v10.rs).
+    Migration::Rust(super::v10::integer_ids),
 ];

@@ -4,9 +4,11 @@
 pub mod days;
 pub mod delivery;
 pub mod impacts;
+mod keys;
 mod migrations;
 pub mod retention;
 pub mod sources;
+mod v10;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use crate::model::{
     Stance,
 };
 use crate::topics::TopicCatalog;
+use keys::{KeyText, StoredKey, path_hash, summary_from_parts, summary_in_body};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,6 +44,13 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "cannot back up the database to {path} before migrating it: {source}; free space there or move the database"
+    )]
+    Backup {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database holds malformed data: {0}")]
@@ -60,6 +70,8 @@ pub struct Store {
 
 /// Connections kept open for reuse; more may be open at once, the rest are closed.
 const MAX_IDLE_CONNECTIONS: usize = 8;
+/// Page size of a new database file (see [`Store::init`]).
+const PAGE_SIZE: i64 = 8192;
 /// How long a write waits for another writer before it fails with "database is locked".
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -278,6 +290,12 @@ impl Store {
             path: path.clone(),
             source,
         };
+        // A new file gets 8 KiB pages: an item row is about 1 KB, and 4 KiB pages hold
+        // only three of them, a fifth of every page left empty. This only takes effect
+        // before the file's first page is written (before WAL mode is set); an existing
+        // file keeps its page size.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
+            .map_err(open_err)?;
         Store::configure(&conn, &path)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -290,18 +308,56 @@ impl Store {
                 known,
             });
         }
-        for (index, sql) in migrations::MIGRATIONS
+        if version > 0 && version < known {
+            backup_before_migrating(&conn, &path, version, known)?;
+        }
+        for (index, migration) in migrations::MIGRATIONS
             .iter()
             .enumerate()
             .skip(version as usize)
         {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
+            let to = index as i64 + 1;
+            if version > 0 {
+                tracing::info!("database {}: migrating to schema {to}", path.display());
+            }
+            match migration {
+                migrations::Migration::Sql(sql) => {
+                    let tx = conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(open_err)?;
+                    tx.execute_batch(sql).map_err(open_err)?;
+                    tx.pragma_update(None, "user_version", to)
+                        .map_err(open_err)?;
+                    tx.commit().map_err(open_err)?;
+                }
+                migrations::Migration::Rust(step) => {
+                    // Tables are rebuilt: foreign keys (which cannot change inside a
+                    // transaction) are off while the step runs and checked before it
+                    // commits.
+                    conn.pragma_update(None, "foreign_keys", "OFF")
+                        .map_err(open_err)?;
+                    let outcome = run_rust_step(&mut conn, *step, to);
+                    conn.pragma_update(None, "foreign_keys", "ON")
+                        .map_err(open_err)?;
+                    outcome?;
+                }
+            }
+        }
+        if version > 0 && version < known {
+            // A rebuilt table leaves its old pages free in the file: they are reused by
+            // later writes, or given back by `ecobrief db vacuum`.
+            let free: i64 = conn
+                .query_row(
+                    "SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size",
+                    [],
+                    |r| r.get(0),
+                )
                 .map_err(open_err)?;
-            tx.execute_batch(sql).map_err(open_err)?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)
-                .map_err(open_err)?;
-            tx.commit().map_err(open_err)?;
+            tracing::info!(
+                "database {}: at schema {known}; {:.1} MB of the file is free space, reused by later writes (`ecobrief db vacuum` gives it back now)",
+                path.display(),
+                free as f64 / 1e6
+            );
         }
         Ok(Store { conn, path })
     }
@@ -371,15 +427,16 @@ impl Store {
             let mut select = tx.prepare("SELECT * FROM items")?;
             let mut impacts = tx.prepare_cached(IMPACTS_SQL)?;
             let mut insert = tx.prepare(
-                "INSERT OR IGNORE INTO item_topics (topic_id, sort_at, item_key) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO item_topics (topic_id, sort_at, item_id) VALUES (?1, ?2, ?3)",
             )?;
             let mut rows = select.query([])?;
             while let Some(row) = rows.next()? {
+                let item_id: i64 = row.get("id")?;
                 let mut item = item_from_row(row)?;
-                item.impacts = load_impacts(&mut impacts, &item.key)?;
+                item.impacts = load_impacts(&mut impacts, item_id)?;
                 let at = sort_at(&item);
                 for id in topics.topics_for(&item) {
-                    insert.execute(params![id, at, item.key])?;
+                    insert.execute(params![id, at, item_id])?;
                 }
             }
         }
@@ -402,14 +459,15 @@ impl Store {
         let row = stmt
             .query_row([date.to_string()], |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
+                    row.get::<_, KeyText>(0)?.0,
                     row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
+                    // Only articles' and commentaries' titles are left to their item.
+                    row.get::<_, Option<String>>(3)?.unwrap_or_default(),
                     row.get::<_, String>(4)?,
                     row.get::<_, Option<String>>(5)?,
                     row.get::<_, String>(6)?,
                     row.get::<_, String>(7)?,
-                    row.get::<_, String>(8)?,
+                    row.get::<_, KeyText>(8)?.0,
                 ))
             })
             .optional()?;
@@ -434,16 +492,19 @@ impl Store {
     /// Every item that belongs to the brief of `date`, each with the key of its document.
     pub fn items_for_date(&self, date: NaiveDate) -> Result<Vec<(String, Item)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT * FROM items WHERE brief_date = ?1 ORDER BY doc_key, position, sort_at",
+            "SELECT items.*, documents.key AS doc_key FROM items
+             JOIN documents ON documents.id = items.doc_id
+             WHERE items.brief_date = ?1 ORDER BY documents.key, items.position, items.sort_at",
         )?;
         let mut impacts = self.conn.prepare_cached(IMPACTS_SQL)?;
         let mut rows = stmt.query([date.to_string()])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let doc_key: String = row.get("doc_key")?;
+            let doc_key: KeyText = row.get("doc_key")?;
+            let item_id: i64 = row.get("id")?;
             let mut item = item_from_row(row)?;
-            item.impacts = load_impacts(&mut impacts, &item.key)?;
-            out.push((doc_key, item));
+            item.impacts = load_impacts(&mut impacts, item_id)?;
+            out.push((doc_key.0, item));
         }
         Ok(out)
     }
@@ -456,9 +517,9 @@ impl Store {
         offset: usize,
     ) -> Result<Vec<Item>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT items.* FROM item_topics JOIN items ON items.key = item_topics.item_key
+            "SELECT items.* FROM item_topics JOIN items ON items.id = item_topics.item_id
              WHERE item_topics.topic_id = ?1
-             ORDER BY item_topics.sort_at DESC, item_topics.item_key DESC
+             ORDER BY item_topics.sort_at DESC, item_topics.item_id DESC
              LIMIT ?2 OFFSET ?3",
         )?;
         let rows = stmt.query(params![topic_id, limit as i64, offset as i64])?;
@@ -470,19 +531,22 @@ impl Store {
         let mut impacts = self.conn.prepare_cached(IMPACTS_SQL)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
+            let item_id: i64 = row.get("id")?;
             let mut item = item_from_row(row)?;
-            item.impacts = load_impacts(&mut impacts, &item.key)?;
+            item.impacts = load_impacts(&mut impacts, item_id)?;
             out.push(item);
         }
         Ok(out)
     }
 
+    /// How many items a topic has: one row of `topic_counts`, kept by triggers on
+    /// `item_topics` (migration 10), so it costs the same at any size.
     pub fn count_for_topic(&self, topic_id: &str) -> Result<usize> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT COUNT(*) FROM item_topics WHERE topic_id = ?1")?;
-        let n: i64 = stmt.query_row([topic_id], |r| r.get(0))?;
-        Ok(n as usize)
+            .prepare_cached("SELECT items FROM topic_counts WHERE topic_id = ?1")?;
+        let n: Option<i64> = stmt.query_row([topic_id], |r| r.get(0)).optional()?;
+        Ok(n.map_or(0, |n| usize::try_from(n).unwrap_or(0)))
     }
 
     /// Item counts per topic id, for items at or after `since` (all items when `None`).
@@ -510,16 +574,84 @@ impl Store {
     }
 }
 
+/// Runs one Rust migration step in its own transaction, reaching schema `to`.
+fn run_rust_step(
+    conn: &mut Connection,
+    step: fn(&Transaction<'_>) -> Result<()>,
+    to: i64,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated the file since its version was read.
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version >= to {
+        return Ok(());
+    }
+    step(&tx)?;
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(StoreError::Corrupt(format!(
+            "migration to schema {to} left rows of {table} without their parent"
+        )));
+    }
+    tx.pragma_update(None, "user_version", to)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Where the copy of a database is kept before it is migrated to schema `to`.
+pub fn backup_path(db: &Path, to: i64) -> PathBuf {
+    let mut name = db.as_os_str().to_os_string();
+    name.push(format!(".before-v{to}.bak"));
+    PathBuf::from(name)
+}
+
+/// Copies the database (`VACUUM INTO`, a consistent copy without the WAL) before it is
+/// migrated from schema `from`, so an upgrade can be undone by putting the copy back. A
+/// copy left by an earlier attempt is replaced: the file has not changed schema since.
+fn backup_before_migrating(conn: &Connection, db: &Path, from: i64, known: i64) -> Result<()> {
+    let backup = backup_path(db, known);
+    let mut partial = backup.as_os_str().to_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let io_err = |e: std::io::Error| StoreError::Backup {
+        path: backup.clone(),
+        source: e,
+    };
+    match std::fs::remove_file(&partial) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(e)),
+        _ => {}
+    }
+    tracing::info!(
+        "database {}: schema {from} is older than this ecobrief's {known}; backing it up to {} before migrating",
+        db.display(),
+        backup.display()
+    );
+    let target = partial.to_str().ok_or_else(|| StoreError::Backup {
+        path: backup.clone(),
+        source: std::io::Error::other("the backup path is not UTF-8"),
+    })?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    std::fs::rename(&partial, &backup).map_err(io_err)?;
+    tracing::info!(
+        "database {}: backed up to {}",
+        db.display(),
+        backup.display()
+    );
+    Ok(())
+}
+
 fn parse_day(text: &str) -> Result<NaiveDate> {
     text.parse()
         .map_err(|e| StoreError::Corrupt(format!("date {text:?}: {e}")))
 }
 
 const IMPACTS_SQL: &str = "SELECT target, label, direction, leaning, horizon, intensity, note
-     FROM impacts WHERE item_key = ?1 ORDER BY position";
+     FROM impacts WHERE item_id = ?1 ORDER BY position";
 
-fn load_impacts(stmt: &mut rusqlite::CachedStatement<'_>, key: &str) -> Result<Vec<Impact>> {
-    let mut rows = stmt.query([key])?;
+fn load_impacts(stmt: &mut rusqlite::CachedStatement<'_>, item_id: i64) -> Result<Vec<Impact>> {
+    let mut rows = stmt.query([item_id])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let opt = |i: usize| -> rusqlite::Result<Option<String>> { row.get(i) };
@@ -541,8 +673,17 @@ fn load_impacts(stmt: &mut rusqlite::CachedStatement<'_>, key: &str) -> Result<V
 fn item_from_row(row: &Row<'_>) -> Result<Item> {
     let kind: String = row.get("kind")?;
     let published_at: Option<i64> = row.get("published_at")?;
+    let key: KeyText = row.get("key")?;
+    let body: String = row.get("body")?;
+    let shared = match (row.get("summary_at")?, row.get("summary_len")?) {
+        (Some(at), Some(len)) => Some((at, len)),
+        _ => None,
+    };
+    let summary = summary_from_parts(&body, shared, row.get("summary")?).ok_or_else(|| {
+        StoreError::Corrupt(format!("item {}: summary points outside its body", key.0))
+    })?;
     Ok(Item {
-        key: row.get("key")?,
+        key: key.0,
         kind: ItemKind::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("item kind {kind:?}")))?,
         brief_date: parse_day(&row.get::<_, String>("brief_date")?)?,
@@ -554,8 +695,8 @@ fn item_from_row(row: &Row<'_>) -> Result<Item> {
         insights: from_json(&row.get::<_, String>("insights")?)?,
         impacts: Vec::new(),
         advice: from_json(&row.get::<_, String>("advice")?)?,
-        summary: row.get("summary")?,
-        body: row.get("body")?,
+        summary,
+        body,
         source_name: row.get("source_name")?,
         source_url: row.get("source_url")?,
         categories: from_json(&row.get::<_, String>("categories")?)?,
@@ -574,13 +715,17 @@ impl Batch<'_> {
     /// Saves a document and replaces the items it had before; a failure leaves the store
     /// as it was before this document.
     pub fn save(&mut self, doc: &ParsedDocument, topics: &TopicCatalog) -> Result<SaveOutcome> {
-        let stored: Option<(String, i64, String)> = self
+        let meta = &doc.meta;
+        let doc_key = StoredKey(&meta.key);
+        let content_hash = StoredKey(&meta.content_hash);
+        let path_hash = path_hash(&meta.source_path);
+        let stored: Option<(KeyText, i64, String)> = self
             .tx
             .prepare_cached(
-                "SELECT content_hash, (SELECT COUNT(*) FROM items WHERE doc_key = documents.key), source_path
+                "SELECT content_hash, (SELECT COUNT(*) FROM items WHERE doc_id = documents.id), source_path
                  FROM documents WHERE key = ?1",
             )?
-            .query_row([&doc.meta.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([&doc_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         // The same text from another file: the document stays with that file. (What this
         // file gave before, under another key, goes: the file now says nothing new.)
@@ -588,16 +733,15 @@ impl Batch<'_> {
             .tx
             .prepare_cached(
                 "SELECT source_path FROM documents
-                 WHERE content_hash = ?1 AND source_path <> ?2 LIMIT 1",
+                 WHERE substr(content_hash, 1, 8) = substr(?1, 1, 8) AND content_hash = ?1
+                   AND source_path <> ?2 LIMIT 1",
             )?
-            .query_row(params![doc.meta.content_hash, doc.meta.source_path], |r| {
-                r.get(0)
-            })
+            .query_row(params![content_hash, meta.source_path], |r| r.get(0))
             .optional()?;
         if let Some(of) = twin {
             self.tx
-                .prepare_cached("DELETE FROM documents WHERE source_path = ?1")?
-                .execute([&doc.meta.source_path])?;
+                .prepare_cached("DELETE FROM documents WHERE path_hash = ?1 AND source_path = ?2")?
+                .execute(params![path_hash, meta.source_path])?;
             return Ok(SaveOutcome::Duplicate {
                 items: doc.items.len(),
                 of,
@@ -607,101 +751,132 @@ impl Batch<'_> {
         // document (same URL, or same title on the same day).
         let mut replaced = Vec::new();
         if let Some((hash, count, path)) = stored {
-            if hash == doc.meta.content_hash
+            if hash.0 == meta.content_hash
                 && count as usize == doc.items.len()
-                && path == doc.meta.source_path
+                && path == meta.source_path
             {
                 return Ok(SaveOutcome::Unchanged {
                     items: doc.items.len(),
                 });
             }
-            if path != doc.meta.source_path {
+            if path != meta.source_path {
                 replaced.push(path);
             }
         }
         let sp = self.tx.savepoint()?;
         let now = Utc::now().timestamp();
-        let meta = &doc.meta;
         // A file edited so that its key changed (new title, URL or date) replaces what the
         // same file gave before, rather than leaving both.
-        sp.prepare_cached("DELETE FROM documents WHERE source_path = ?1 AND key <> ?2")?
-            .execute(params![meta.source_path, meta.key])?;
         sp.prepare_cached(
-            "INSERT INTO documents (key, kind, brief_date, title, summary, cover_image, sections, source_path, content_hash, ingested_at, origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, brief_date = excluded.brief_date,
-               title = excluded.title, summary = excluded.summary, cover_image = excluded.cover_image,
-               sections = excluded.sections, source_path = excluded.source_path,
-               content_hash = excluded.content_hash, ingested_at = excluded.ingested_at,
-               origin = excluded.origin",
+            "DELETE FROM documents WHERE path_hash = ?1 AND source_path = ?2 AND key <> ?3",
         )?
-        .execute(params![
-            meta.key,
-            meta.kind.as_str(),
-            meta.brief_date.to_string(),
-            meta.title,
-            to_json(&meta.summary),
-            meta.cover_image,
-            to_json(&meta.sections),
-            meta.source_path,
-            meta.content_hash,
-            now,
-            doc.origin.as_str()
-        ])?;
+        .execute(params![path_hash, meta.source_path, doc_key])?;
+        // An article's or commentary's title is its one item's: kept there only.
+        let title = (meta.kind == ItemKind::Brief
+            || doc
+                .items
+                .first()
+                .is_none_or(|item| item.title != meta.title))
+        .then_some(meta.title.as_str());
+        let doc_id: i64 = sp
+            .prepare_cached(
+                "INSERT INTO documents (key, kind, brief_date, title, summary, cover_image, sections,
+                   source_path, path_hash, content_hash, ingested_at, origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, brief_date = excluded.brief_date,
+                   title = excluded.title, summary = excluded.summary, cover_image = excluded.cover_image,
+                   sections = excluded.sections, source_path = excluded.source_path,
+                   path_hash = excluded.path_hash, content_hash = excluded.content_hash,
+                   ingested_at = excluded.ingested_at, origin = excluded.origin
+                 RETURNING id",
+            )?
+            .query_row(
+                params![
+                    doc_key,
+                    meta.kind.as_str(),
+                    meta.brief_date.to_string(),
+                    title,
+                    to_json(&meta.summary),
+                    meta.cover_image,
+                    to_json(&meta.sections),
+                    meta.source_path,
+                    path_hash,
+                    content_hash,
+                    now,
+                    doc.origin.as_str()
+                ],
+                |r| r.get(0),
+            )?;
         // The document's previous items go; those still in it come back below.
-        sp.prepare_cached("DELETE FROM items WHERE doc_key = ?1")?
-            .execute([&meta.key])?;
+        sp.prepare_cached("DELETE FROM items WHERE doc_id = ?1")?
+            .execute([doc_id])?;
         for item in &doc.items {
-            // An item may have moved here from another document (same URL or title).
-            let taken_from: Option<String> = sp
+            let item_key = StoredKey(&item.key);
+            // An item may have moved here from another document (same URL or title). That
+            // document keeps the item's title if it was its own (see `title` above).
+            let taken_from: Option<(i64, String)> = sp
                 .prepare_cached(
                     "DELETE FROM items WHERE key = ?1
-                     RETURNING (SELECT source_path FROM documents WHERE documents.key = items.doc_key)",
+                     RETURNING doc_id, (SELECT source_path FROM documents WHERE documents.id = items.doc_id)",
                 )?
-                .query_row([&item.key], |r| r.get(0))
-                .optional()?
-                .flatten();
-            if let Some(path) = taken_from
-                && path != meta.source_path
-                && !replaced.contains(&path)
-            {
-                replaced.push(path);
+                .query_row([&item_key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((from_doc, path)) = taken_from {
+                sp.prepare_cached(
+                    "UPDATE documents SET title = ?2 WHERE id = ?1 AND title IS NULL",
+                )?
+                .execute(params![from_doc, item.title])?;
+                if path != meta.source_path && !replaced.contains(&path) {
+                    replaced.push(path);
+                }
             }
             let at = sort_at(item);
-            sp.prepare_cached(
-                "INSERT INTO items (key, doc_key, kind, brief_date, published_at, sort_at, section, position, title,
-                   key_points, insights, advice, summary, body, source_name, source_url, categories, tags, updated_at, tables)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-            )?
-            .execute(params![
-                item.key,
-                meta.key,
-                item.kind.as_str(),
-                item.brief_date.to_string(),
-                item.published_at.map(|t| t.timestamp()),
-                at,
-                item.section,
-                item.position,
-                item.title,
-                to_json(&item.key_points),
-                to_json(&item.insights),
-                to_json(&item.advice),
-                item.summary,
-                item.body,
-                item.source_name,
-                item.source_url,
-                to_json(&item.categories),
-                to_json(&item.tags),
-                now,
-                serde_json::to_string(&item.tables).unwrap_or_else(|_| "[]".to_string())
-            ])?;
+            let shared = summary_in_body(&item.summary, &item.body);
+            let summary_rest =
+                shared.map_or(item.summary.as_str(), |(_, len)| &item.summary[len..]);
+            let item_id: i64 = sp
+                .prepare_cached(
+                    "INSERT INTO items (key, doc_id, kind, brief_date, published_at, sort_at, section, position, title,
+                       key_points, insights, advice, summary, summary_at, summary_len, body, source_name,
+                       source_url, categories, tags, updated_at, tables)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                       ?18, ?19, ?20, ?21, ?22)
+                     RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        item_key,
+                        doc_id,
+                        item.kind.as_str(),
+                        item.brief_date.to_string(),
+                        item.published_at.map(|t| t.timestamp()),
+                        at,
+                        item.section,
+                        item.position,
+                        item.title,
+                        to_json(&item.key_points),
+                        to_json(&item.insights),
+                        to_json(&item.advice),
+                        summary_rest,
+                        shared.map(|(start, _)| start as i64),
+                        shared.map(|(_, len)| len as i64),
+                        item.body,
+                        item.source_name,
+                        item.source_url,
+                        to_json(&item.categories),
+                        to_json(&item.tags),
+                        now,
+                        serde_json::to_string(&item.tables).unwrap_or_else(|_| "[]".to_string())
+                    ],
+                    |r| r.get(0),
+                )?;
             let mut insert_impact = sp.prepare_cached(
-                "INSERT INTO impacts (item_key, position, target, label, direction, leaning, horizon, intensity, note)
+                "INSERT INTO impacts (item_id, position, target, label, direction, leaning, horizon, intensity, note)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for (position, impact) in item.impacts.iter().enumerate() {
                 insert_impact.execute(params![
-                    item.key,
+                    item_id,
                     position as i64,
                     impact.target,
                     impact.label,
@@ -713,10 +888,10 @@ impl Batch<'_> {
                 ])?;
             }
             let mut insert_topic = sp.prepare_cached(
-                "INSERT OR IGNORE INTO item_topics (topic_id, sort_at, item_key) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO item_topics (topic_id, sort_at, item_id) VALUES (?1, ?2, ?3)",
             )?;
             for id in topics.topics_for(item) {
-                insert_topic.execute(params![id, at, item.key])?;
+                insert_topic.execute(params![id, at, item_id])?;
             }
         }
         sp.commit()?;

@@ -64,11 +64,14 @@ impl Store {
     pub fn prune(&mut self, cutoff: NaiveDate, dry_run: bool) -> Result<PruneReport> {
         let cutoff = cutoff.to_string();
         let origins = pruned_origins();
-        let old_documents =
-            format!("SELECT key FROM documents WHERE origin IN ({origins}) AND brief_date < ?1");
+        // `origin <> 'folder'` lets the partial index `documents_by_origin` be used.
+        let old_documents = format!(
+            "SELECT id FROM documents
+             WHERE origin IN ({origins}) AND origin <> 'folder' AND brief_date < ?1"
+        );
         let mut report = PruneReport {
             items: count(self.conn.query_row(
-                &format!("SELECT COUNT(*) FROM items WHERE doc_key IN ({old_documents})"),
+                &format!("SELECT COUNT(*) FROM items WHERE doc_id IN ({old_documents})"),
                 [&cutoff],
                 |r| r.get(0),
             )?),
@@ -92,7 +95,7 @@ impl Store {
             )?);
             return Ok(report);
         }
-        let delete = format!("DELETE FROM documents WHERE key IN ({old_documents} LIMIT ?2)");
+        let delete = format!("DELETE FROM documents WHERE id IN ({old_documents} LIMIT ?2)");
         loop {
             let tx = self.write()?;
             let deleted = tx.execute(&delete, params![cutoff, PRUNE_BATCH as i64])?;
@@ -119,7 +122,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT documents.origin, COUNT(*),
                     SUM(items.brief_date >= ?1), SUM(items.brief_date >= ?2)
-             FROM items JOIN documents ON documents.key = items.doc_key
+             FROM items JOIN documents ON documents.id = items.doc_id
              GROUP BY documents.origin",
         )?;
         let mut rows = stmt.query(params![month, year])?;

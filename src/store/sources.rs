@@ -178,10 +178,13 @@ impl Store {
         let n: i64 = self
             .conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM items JOIN documents ON documents.key = items.doc_key
-                 WHERE documents.source_path = ?1",
+                "SELECT COUNT(*) FROM items JOIN documents ON documents.id = items.doc_id
+                 WHERE documents.path_hash = ?1 AND documents.source_path = ?2",
             )?
-            .query_row([source_path], |r| r.get(0))?;
+            .query_row(
+                rusqlite::params![super::keys::path_hash(source_path), source_path],
+                |r| r.get(0),
+            )?;
         Ok(n as usize)
     }
 
