@@ -240,11 +240,11 @@ const FILES_PER_WRITE: usize = 1000;
 /// the last transaction) and what the page cache must hold to avoid spilling pages
 /// mid-transaction. In a large database every item dirties a few index pages of its own
 /// (random keys), so the item count, not the file count, sets the transaction's size:
-/// 1,000 items dirty at most a few thousand pages, well inside the 32 MiB page cache and
-/// the 64 MiB WAL budget (see `Store::configure`). A folder of 1,000 big briefs is then
-/// several transactions, not one.
-const ITEMS_PER_WRITE: usize = 1000;
-const TEXT_BYTES_PER_WRITE: usize = 4 << 20;
+/// 500 items dirty at most a few thousand pages, inside the 24 MiB page cache and well
+/// inside the 64 MiB WAL budget (see `Store::configure`); a commit (one fsync) per 500
+/// items costs little. A folder of 1,000 big briefs is then several transactions.
+const ITEMS_PER_WRITE: usize = 500;
+const TEXT_BYTES_PER_WRITE: usize = 2 << 20;
 
 /// The text a document brings into a batch: what its rows will hold, near enough.
 fn document_text_bytes(doc: &ParsedDocument) -> usize {
