@@ -582,3 +582,41 @@ fn a_notice_with_one_heading_and_a_time_line_is_not_a_brief() {
     t.app.ingest_paths(&[path], None).unwrap();
     assert!(store.brief_document(day("2026-06-06")).unwrap().is_some());
 }
+
+/// A structured brief of `items` items on `date`.
+fn brief_of(date: &str, items: usize) -> String {
+    let mut doc = format!("---\ntitle: 简报{date}\ndate: {date}\n---\n## 宏观\n");
+    for n in 0..items {
+        doc.push_str(&format!(
+            "### 条目{n}\n- **时间：** 08:00\n- **核心要点：**\n  - 要点{n}\n"
+        ));
+    }
+    doc
+}
+
+#[test]
+fn a_folder_is_written_in_batches_bounded_by_items_not_only_by_files() {
+    let t = spawn_core();
+    // Three files of 300 items: the first batch ends once it holds 500 items or more,
+    // so it is the first two files; the third is read and written after their commit.
+    for (name, date) in [
+        ("a.md", "2026-06-01"),
+        ("b.md", "2026-06-02"),
+        ("c.md", "2026-06-03"),
+    ] {
+        t.write(&format!("big/{name}"), brief_of(date, 300));
+    }
+    let mut stored_when_reported = Vec::new();
+    let tally = t
+        .app
+        .ingest_paths_each(&[t.dir.path().join("big")], None, |file| {
+            assert!(file.result.is_ok(), "{:?}", file.lines());
+            stored_when_reported.push(t.store().item_count().unwrap());
+        })
+        .unwrap();
+    assert_eq!(tally.files, 3);
+    assert_eq!(tally.items, 900);
+    // Each file is reported once its batch is committed: the first two together, before
+    // the third was stored; the third (the positive control) once everything is.
+    assert_eq!(stored_when_reported, vec![600, 600, 900]);
+}
