@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod impacts;
 mod keys;
 mod migrations;
+mod packed;
 pub mod retention;
 pub mod sources;
 mod v10;
@@ -23,6 +24,7 @@ use crate::model::{
 };
 use crate::topics::TopicCatalog;
 use keys::{KeyText, StoredKey, path_hash, summary_from_parts, summary_in_body};
+use packed::{PackedText, UnpackedText};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -710,7 +712,7 @@ fn item_from_row(row: &Row<'_>) -> Result<Item> {
     let kind: String = row.get("kind")?;
     let published_at: Option<i64> = row.get("published_at")?;
     let key: KeyText = row.get("key")?;
-    let body: String = row.get("body")?;
+    let body = row.get::<_, UnpackedText>("body")?.0;
     let shared = match (row.get("summary_at")?, row.get("summary_len")?) {
         (Some(at), Some(len)) => Some((at, len)),
         _ => None,
@@ -727,8 +729,8 @@ fn item_from_row(row: &Row<'_>) -> Result<Item> {
         section: row.get("section")?,
         position: row.get("position")?,
         title: row.get("title")?,
-        key_points: from_json(&row.get::<_, String>("key_points")?)?,
-        insights: from_json(&row.get::<_, String>("insights")?)?,
+        key_points: from_json(&row.get::<_, UnpackedText>("key_points")?.0)?,
+        insights: from_json(&row.get::<_, UnpackedText>("insights")?.0)?,
         impacts: Vec::new(),
         advice: from_json(&row.get::<_, String>("advice")?)?,
         summary,
@@ -890,13 +892,13 @@ impl Batch<'_> {
                         item.section,
                         item.position,
                         item.title,
-                        to_json(&item.key_points),
-                        to_json(&item.insights),
+                        PackedText(&to_json(&item.key_points)),
+                        PackedText(&to_json(&item.insights)),
                         to_json(&item.advice),
                         summary_rest,
                         shared.map(|(start, _)| start as i64),
                         shared.map(|(_, len)| len as i64),
-                        item.body,
+                        PackedText(&item.body),
                         item.source_name,
                         item.source_url,
                         to_json(&item.categories),
