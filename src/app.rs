@@ -426,6 +426,20 @@ impl Core {
     /// (touched, or copied back) is skipped without parsing it. Both are reported as
     /// `unchanged` with the items stored from them.
     pub fn ingest_dir(&self, dir: &Path, source: &str) -> Result<IngestReport, DirSourceError> {
+        let mut report = IngestReport::default();
+        self.ingest_dir_each(dir, source, &mut |file| report.files.push(file))?;
+        Ok(report)
+    }
+
+    /// [`Core::ingest_dir`], handing each file's outcome to `each` once its write
+    /// transaction is committed instead of keeping them: what the bot's folder poll uses,
+    /// so its memory does not grow with the number of files.
+    pub fn ingest_dir_each(
+        &self,
+        dir: &Path,
+        source: &str,
+        each: &mut dyn FnMut(FileOutcome),
+    ) -> Result<(), DirSourceError> {
         let options = self.options(None);
         // Stamps taken under other parse settings (or another ecobrief version, whose
         // parser may differ) do not prove that the stored items are what a read gives now.
@@ -447,11 +461,8 @@ impl Core {
                 reason: e.kind.to_string(),
             }
         })?;
-        let mut report = IngestReport::default();
-        self.ingest_files(files, &options, Some(source), &mut |file| {
-            report.files.push(file)
-        })?;
-        Ok(report)
+        self.ingest_files(files, &options, Some(source), each)?;
+        Ok(())
     }
 
     /// Reads and parses `files` with no transaction open, then saves them in short write

@@ -1219,3 +1219,57 @@ async fn fetches_over_all_hosts_are_limited() {
     assert_eq!(most_in_flight(8, 3, 8).await, 3, "global");
     assert_eq!(most_in_flight(8, 6, 8).await, 6, "a higher global limit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_folder_poll_keeps_its_counts_every_problem_up_to_a_bound_and_few_ok_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    for i in 0..260 {
+        std::fs::write(
+            inbox.join(format!("c{i:03}-2026-05-23.txt")),
+            format!("第{i}条评论：市场平稳。正文内容{i}。\n"),
+        )
+        .unwrap();
+    }
+    // Twelve files whose front matter cannot be read: each fails on its own line.
+    for i in 0..12 {
+        std::fs::write(
+            inbox.join(format!("z{i:02}-bad.md")),
+            "---\ntitle: 坏\ntags: [a, b\n---\n正文\n",
+        )
+        .unwrap();
+    }
+    let mut config = common::test_config(dir.path());
+    config.sources = vec![SourceConfig::Dir {
+        path: inbox.clone(),
+        name: Some("inbox".to_string()),
+    }];
+    let t = TestCore {
+        dir,
+        app: Core::open(Settings::from_config(config).unwrap()).unwrap(),
+    };
+    let report = poll(&t.app, false).await;
+    let s = source(&report, "inbox");
+    assert_eq!(
+        (s.items, s.new_items),
+        (260, 260),
+        "the counts are of every file"
+    );
+    let ok_lines = s.lines.iter().filter(|l| l.starts_with("ok  ")).count();
+    let errors = s.lines.iter().filter(|l| l.starts_with("error")).count();
+    assert_eq!(
+        errors, 12,
+        "every problem line, after 260 ok files: {:#?}",
+        s.lines
+    );
+    assert!(
+        s.lines
+            .iter()
+            .any(|l| l == "ok     160 more files read (lines not kept)"),
+        "{:#?}",
+        &s.lines[s.lines.len() - 3..]
+    );
+    assert_eq!(ok_lines, 100 + 1, "100 kept and the count");
+    assert_eq!(items_of(&t.app, "2026-05-23").len(), 260);
+}

@@ -131,7 +131,8 @@ pub struct SourceReport {
     /// Items saved new or changed.
     pub new_items: usize,
     pub error: Option<String>,
-    /// For a folder, one line per file (`ok …`, `error …`); for a feed, entries left out.
+    /// For a folder, one line per file (`ok …`, `error …`; at most 100 `ok` lines and
+    /// 100 others, then a count of the rest); for a feed, entries left out.
     pub lines: Vec<String>,
     /// This poll made the source count as failing: admins are told, once.
     pub became_failing: bool,
@@ -495,19 +496,80 @@ async fn finish(
     }
 }
 
+/// Lines of each kind a folder's poll keeps: `ok` lines, and problem lines (errors,
+/// warnings, duplicates, which the `/ingest` reply shows first). Past this they are
+/// counted, not kept, so a poll of a huge folder holds its counts and these lines only.
+const KEPT_FILE_LINES: usize = 100;
+
+/// What a folder's poll keeps of its files as they go by.
+#[derive(Default)]
+struct DirPoll {
+    tally: crate::app::IngestTally,
+    /// Files that were not unchanged.
+    changed: usize,
+    lines: Vec<String>,
+    kept_ok: usize,
+    kept_problems: usize,
+    more_ok: usize,
+    more_problems: usize,
+}
+
+impl DirPoll {
+    fn add(&mut self, file: crate::app::FileOutcome) {
+        self.tally.add(&file);
+        if !file.result.as_ref().is_ok_and(|d| d.unchanged) {
+            self.changed += 1;
+        }
+        for line in file.lines() {
+            let (kept, more) = if line.starts_with("ok ") {
+                (&mut self.kept_ok, &mut self.more_ok)
+            } else {
+                (&mut self.kept_problems, &mut self.more_problems)
+            };
+            if *kept < KEPT_FILE_LINES {
+                *kept += 1;
+                self.lines.push(line);
+            } else {
+                *more += 1;
+            }
+        }
+    }
+
+    fn into_lines(mut self) -> Vec<String> {
+        if self.more_problems > 0 {
+            self.lines.push(format!(
+                "warn   {} more problem lines not kept (ecobrief ingest of the folder lists them all)",
+                self.more_problems
+            ));
+        }
+        if self.more_ok > 0 {
+            self.lines.push(format!(
+                "ok     {} more files read (lines not kept)",
+                self.more_ok
+            ));
+        }
+        self.lines
+    }
+}
+
 /// A folder: its files are read, parsed and saved on a blocking thread (unchanged ones
-/// are skipped by their stamps), in short write transactions.
+/// are skipped by their stamps), in short write transactions; each file's outcome is
+/// counted as its batch commits, and a bounded number of its lines kept.
 async fn poll_dir(core: &Core, path: PathBuf, id: &str) -> Result<Done, SourceError> {
     let name = id.to_string();
     let scanned = core
-        .blocking(move |core| Ok::<_, AppError>(core.ingest_dir(&path, &name)))
+        .blocking(move |core| {
+            let mut poll = DirPoll::default();
+            let result = core.ingest_dir_each(&path, &name, &mut |file| poll.add(file));
+            Ok::<_, AppError>(result.map(|()| poll))
+        })
         .await
         .map_err(|e| SourceError::Task {
             name: id.to_string(),
             message: e.to_string(),
         })?;
-    let report = match scanned {
-        Ok(report) => report,
+    let poll = match scanned {
+        Ok(poll) => poll,
         Err(e @ DirSourceError::Unreadable { .. }) => {
             return Err(SourceError::Folder(e.to_string()));
         }
@@ -518,20 +580,16 @@ async fn poll_dir(core: &Core, path: PathBuf, id: &str) -> Result<Done, SourceEr
             });
         }
     };
-    let all_unchanged = !report.files.is_empty()
-        && report
-            .files
-            .iter()
-            .all(|f| f.result.as_ref().is_ok_and(|d| d.unchanged));
+    let all_unchanged = poll.tally.files > 0 && poll.changed == 0;
     Ok(Done {
         outcome: if all_unchanged {
             Outcome::Unchanged
         } else {
             Outcome::Ingested
         },
-        items: report.items(),
-        new_items: report.new_items(),
-        lines: report.lines(),
+        items: poll.tally.items,
+        new_items: poll.tally.new_items,
+        lines: poll.into_lines(),
         validators: None,
     })
 }
