@@ -59,12 +59,8 @@ async fn answer(
         let token = ctx.ephemeral.token();
         let mut ephemeral = options.clone();
         ephemeral.ephemeral_to = Some(asker);
-        ephemeral.reply_markup = paging.map(|(subject, next)| {
-            more_button(&super::ephemeral::button_data(
-                token,
-                &page_data(subject, next),
-            ))
-        });
+        ephemeral.reply_markup =
+            paging.map(|(subject, next)| paging_button(Some(token), subject, next));
         match ctx.publisher.reply(&chat, message, ephemeral).await {
             Ok(ephemeral_message_id) => {
                 ctx.ephemeral
@@ -92,7 +88,7 @@ async fn answer(
             }
         }
     }
-    options.reply_markup = paging.map(|(subject, next)| more_button(&page_data(subject, next)));
+    options.reply_markup = paging.map(|(subject, next)| paging_button(None, subject, next));
     ctx.send(&chat, message, options).await;
 }
 
@@ -197,13 +193,21 @@ enum PressedMessage {
 impl PressedMessage {
     /// The button data that pages `subject` from `offset` on this message.
     fn button(&self, subject: &TopicSubject, offset: usize) -> serde_json::Value {
-        let data = page_data(subject, offset);
-        match self {
-            PressedMessage::Regular { .. } => more_button(&data),
-            PressedMessage::Ephemeral { token, .. } => {
-                more_button(&super::ephemeral::button_data(*token, &data))
-            }
-        }
+        let token = match self {
+            PressedMessage::Regular { .. } => None,
+            PressedMessage::Ephemeral { token, .. } => Some(*token),
+        };
+        paging_button(token, subject, offset)
+    }
+}
+
+/// The "更多" button that pages `subject` from `offset`: on an ephemeral answer (`token`)
+/// its data carries the token, see [`super::ephemeral`].
+fn paging_button(token: Option<u64>, subject: &TopicSubject, offset: usize) -> serde_json::Value {
+    let data = page_data(subject, offset);
+    match token {
+        Some(token) => more_button(&super::ephemeral::button_data(token, &data)),
+        None => more_button(&data),
     }
 }
 
