@@ -1356,14 +1356,24 @@ impl Publisher {
         message: &OutgoingMessage,
         markup: Option<serde_json::Value>,
     ) -> Result<(), ApiError> {
+        self.paced_edit(
+            chat,
+            self.api.edit_message(chat, message_id, message, markup),
+        )
+        .await
+    }
+
+    /// Waits for the pacer of `chat`, then makes the edit `call`. An edit is not a message
+    /// sent; it only tells whether Telegram answers.
+    async fn paced_edit(
+        &self,
+        chat: &ChatRef,
+        call: impl std::future::Future<Output = Result<(), ApiError>>,
+    ) -> Result<(), ApiError> {
         self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
             .await
             .ok_or(ApiError::Stopped)?;
-        // An edit is not a message sent; it only tells whether Telegram answers.
-        let outcome = self
-            .api
-            .edit_message(chat, message_id, message, markup)
-            .await;
+        let outcome = call.await;
         observe(&self.metrics, &outcome);
         outcome
     }
@@ -1376,12 +1386,11 @@ impl Publisher {
         markup: Option<serde_json::Value>,
     ) -> Result<(), ApiError> {
         let chat = ChatRef::Id(message.chat_id);
-        self.unless_stopped(self.pacer.wait(&chat.key(), chat.is_group()))
-            .await
-            .ok_or(ApiError::Stopped)?;
-        let outcome = self.api.edit_ephemeral_message(message, text, markup).await;
-        observe(&self.metrics, &outcome);
-        outcome
+        self.paced_edit(
+            &chat,
+            self.api.edit_ephemeral_message(message, text, markup),
+        )
+        .await
     }
 }
 
