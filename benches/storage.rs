@@ -12,7 +12,9 @@
 //!
 //! Environment: `ECOBRIEF_STORAGE_BATCH` (documents per timed ingest, default 5,000),
 //! `ECOBRIEF_STORAGE_RUNS` (timed runs per database, default 3; the median is shown),
-//! `ECOBRIEF_STORAGE_SKIP_RSS=1` skips the 100k-file child run.
+//! `ECOBRIEF_STORAGE_SKIP_RSS=1` skips the 100k-file child run, and
+//! `ECOBRIEF_STORAGE_ONLY=rates` runs the timed ingests alone and `ECOBRIEF_STORAGE_BASES=0,1M`
+//! picks the databases they go into (for profiling them).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,7 +33,9 @@ mod synth;
 use synth::Synth;
 #[path = "support/corpus.rs"]
 mod corpus;
-use corpus::{WORDS, bench_settings, feed_page, write_ingest_corpus};
+use corpus::{
+    WORDS, bench_settings, date, feed_page, write_ingest_corpus, write_ingest_corpus_from,
+};
 
 /// Bump when what the generators write changes, so cached databases and folders are
 /// built again.
@@ -68,7 +72,10 @@ fn main() {
     println!("| figure | value |");
     println!("|---|---|");
 
-    size_per_item(&dir);
+    let rates_only = std::env::var("ECOBRIEF_STORAGE_ONLY").is_ok_and(|v| v == "rates");
+    if !rates_only {
+        size_per_item(&dir);
+    }
 
     let small = cached_db(&dir, &key, SMALL_DB_ITEMS, None);
     let large = cached_db(&dir, &key, LARGE_DB_ITEMS, Some(&small));
@@ -85,24 +92,43 @@ fn main() {
         );
     }
 
-    // The fixed batch: fresh documents (numbers far above any stored) as files.
+    // The fixed batch: fresh documents (numbers far above any stored) as files, dated
+    // after every stored item (what a running bot ingests: today's news), and the same
+    // documents dated among the stored items (a backfill of an old archive), whose
+    // time-ordered index entries land all over the indexes instead of at their ends.
     let batch_dir = tempfile::tempdir_in(&dir).expect("temp dir for the batch");
-    let written = write_ingest_corpus(batch_dir.path(), 7, 200_000, batch);
+    let new_days = batch_dir.path().join("new-days");
+    let backfill = batch_dir.path().join("backfill");
+    let written = write_ingest_corpus_from(&new_days, 7, 200_000, batch, date(2026, 1, 1));
+    write_ingest_corpus_from(&backfill, 7, 200_000, batch, date(2024, 1, 1));
+    // `ECOBRIEF_STORAGE_BASES=1M` (or `0,1M`, …) times only those databases.
+    let bases =
+        std::env::var("ECOBRIEF_STORAGE_BASES").unwrap_or_else(|_| "0,100k,1M,1M-backfill".into());
+    let bases: Vec<&str> = bases.split(',').map(str::trim).collect();
     let mut rates = Vec::new();
-    for (label, base) in [
-        ("an empty", None),
-        ("a 100k-item", Some(&small)),
-        ("a 1M-item", Some(&large)),
+    for (name, label, base, folder) in [
+        ("0", "an empty database", None, &new_days),
+        ("100k", "a 100k-item database", Some(&small), &new_days),
+        ("1M", "a 1M-item database", Some(&large), &new_days),
+        (
+            "1M-backfill",
+            "a 1M-item database (dated among its items: a backfill)",
+            Some(&large),
+            &backfill,
+        ),
     ] {
-        let rate = ingest_rate(&dir, base, batch_dir.path(), written.files, runs);
+        if !bases.contains(&name) {
+            continue;
+        }
+        let rate = ingest_rate(&dir, base, folder, written.files, runs);
         figure(
             &format!(
-                "ingest {} fresh documents ({} items) into {label} database",
+                "ingest {} fresh documents ({} items) into {label}",
                 thousands(written.files as u64),
                 thousands(written.items as u64)
             ),
             format!(
-                "**{} documents/s**, {} items/s (median of {runs}: {}); WAL max {}",
+                "**{} documents/s**, {} items/s (median of {runs}: {}); with the WAL then checkpointed: {} documents/s; WAL max {}; checkpoints {} on the thread, {} in commits",
                 thousands(rate.documents_per_s as u64),
                 thousands(
                     (rate.documents_per_s * written.items as f64 / written.files as f64) as u64
@@ -112,16 +138,36 @@ fn main() {
                     .map(|s| format!("{s:.2} s"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                megabytes(rate.wal_max)
+                thousands(rate.settled_per_s as u64),
+                megabytes(rate.wal_max),
+                rate.checkpoints.background,
+                rate.checkpoints.in_commit
             ),
         );
-        rates.push(rate.documents_per_s);
+        rates.push((name, rate.documents_per_s, rate.settled_per_s));
     }
-    figure(
-        "ingest rate into 1M items / into empty",
-        format!("{:.0}%", 100.0 * rates[2] / rates[0]),
-    );
+    let rate_of = |name: &str| {
+        rates
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|r| (r.1, r.2))
+    };
+    for (name, label) in [("1M", "1M items"), ("1M-backfill", "1M items, backfill")] {
+        if let (Some(empty), Some(large)) = (rate_of("0"), rate_of(name)) {
+            figure(
+                &format!("ingest rate into {label} / into empty"),
+                format!(
+                    "**{:.0}%**; with the WAL checkpointed: {:.0}%",
+                    100.0 * large.0 / empty.0,
+                    100.0 * large.1 / empty.1
+                ),
+            );
+        }
+    }
     drop(batch_dir);
+    if rates_only {
+        return;
+    }
 
     topic_queries(&large);
 
@@ -381,8 +427,12 @@ fn build(path: &Path, first: usize, items: usize) {
 
 struct Rate {
     documents_per_s: f64,
+    /// Counting the checkpoint after the ingest too, until the WAL is empty.
+    settled_per_s: f64,
     runs: Vec<f64>,
     wal_max: u64,
+    /// Of the median run.
+    checkpoints: ecobrief::store::CheckpointCounts,
 }
 
 /// Polls the size of `<db>-wal` until dropped; `max` is the largest size seen.
@@ -433,7 +483,7 @@ fn ingest_rate(
     files: usize,
     runs: usize,
 ) -> Rate {
-    let mut seconds = Vec::new();
+    let mut runs_seen = Vec::new();
     let mut wal_max = 0;
     for run in 0..runs {
         let db_dir = tempfile::tempdir_in(dir).expect("temp dir for the database");
@@ -454,17 +504,28 @@ fn ingest_rate(
             .ingest_paths_each(&[batch.to_path_buf()], None, |_| {})
             .expect("ingest runs");
         let elapsed = started.elapsed().as_secs_f64();
+        let checkpoints = core.db.checkpoint_counts();
+        // What the checkpoint thread has left, done now: the WAL back in the database.
+        core.db.checkpoint_now().expect("final checkpoint");
+        let settled = started.elapsed().as_secs_f64();
         wal_max = wal_max.max(watch.finish());
         assert_eq!(tally.files, files);
         assert_eq!(tally.failed, 0);
         assert_eq!(tally.new_items, tally.items, "every document is fresh");
-        progress(&format!("run {}: {files} files in {elapsed:.2} s", run + 1));
-        seconds.push(elapsed);
+        progress(&format!(
+            "run {}: {files} files in {elapsed:.2} s, {settled:.2} s with the checkpoint",
+            run + 1
+        ));
+        runs_seen.push((elapsed, settled, checkpoints));
     }
+    runs_seen.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (median_run, _, checkpoints) = runs_seen[runs_seen.len() / 2];
     Rate {
-        documents_per_s: files as f64 / median(seconds.clone()),
-        runs: seconds,
+        documents_per_s: files as f64 / median_run,
+        settled_per_s: files as f64 / median(runs_seen.iter().map(|r| r.1).collect()),
+        runs: runs_seen.iter().map(|r| r.0).collect(),
         wal_max,
+        checkpoints,
     }
 }
 

@@ -231,8 +231,9 @@ pub enum DirSourceError {
 
 /// Files read and parsed before one write transaction saves them: bounds both the memory
 /// an ingest holds and how long it holds the write lock (about 0.1–0.2 s for 1,000 small
-/// documents here). Each commit is an fsync (`synchronous=FULL`), so smaller batches cost
-/// throughput: 200 files per commit measured 13% slower than 2,000 on 10,000 documents.
+/// documents here). Measured when each commit was an fsync: 200 files per commit 13%
+/// slower than 2,000 on 10,000 documents. A folder's batches now commit without one
+/// (`Store::rereadable_batch`), so the size matters less.
 const FILES_PER_WRITE: usize = 1000;
 
 /// A batch also ends once its documents hold this many items, or this many bytes of
@@ -241,8 +242,8 @@ const FILES_PER_WRITE: usize = 1000;
 /// mid-transaction. In a large database every item dirties a few index pages of its own
 /// (random keys), so the item count, not the file count, sets the transaction's size:
 /// 500 items dirty at most a few thousand pages, inside the 24 MiB page cache and well
-/// inside the 64 MiB WAL budget (see `Store::configure`); a commit (one fsync) per 500
-/// items costs little. A folder of 1,000 big briefs is then several transactions.
+/// inside the 64 MiB WAL budget (see `store/checkpoint.rs`). A folder of 1,000 big briefs
+/// is then several transactions.
 const ITEMS_PER_WRITE: usize = 500;
 const TEXT_BYTES_PER_WRITE: usize = 2 << 20;
 
@@ -508,7 +509,8 @@ impl Core {
                 }
                 plans.push((path, plan));
             }
-            let mut batch = conn.batch()?;
+            // Files can be read again: see `Store::rereadable_batch`.
+            let mut batch = conn.rereadable_batch()?;
             let mut done = Vec::with_capacity(plans.len());
             for (path, plan) in plans {
                 let result = match plan {
@@ -604,7 +606,8 @@ impl Core {
         // entries long after they were pruned, and they must not come back each poll.
         let keep_from = self.keep_from();
         self.db.with(|store| {
-            let mut batch = store.batch()?;
+            // A fetch is made again at the next poll: see `Store::rereadable_batch`.
+            let mut batch = store.rereadable_batch()?;
             for doc in docs
                 .iter()
                 .filter(|d| keep_from.is_none_or(|from| d.meta.brief_date >= from))

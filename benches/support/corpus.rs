@@ -218,6 +218,18 @@ pub struct Corpus {
 /// Documents are numbered from `first`: corpora of other ranges (and another `seed`) hold
 /// none of these titles, URLs or brief days, so they are new to a database of those.
 pub fn write_ingest_corpus(root: &Path, seed: u64, first: usize, count: usize) -> Corpus {
+    write_ingest_corpus_from(root, seed, first, count, date(2024, 1, 1))
+}
+
+/// [`write_ingest_corpus`] with the articles and commentaries dated from `first_day` (500
+/// and 365 days of them); briefs are dated by their number, from 2023-01-01.
+pub fn write_ingest_corpus_from(
+    root: &Path,
+    seed: u64,
+    first: usize,
+    count: usize,
+    first_day: NaiveDate,
+) -> Corpus {
     let mut synth = Synth::new(seed, WORDS);
     let folders = ["articles", "commentary", "briefs"].map(|f| root.join(f));
     for folder in &folders {
@@ -234,7 +246,7 @@ pub fn write_ingest_corpus(root: &Path, seed: u64, first: usize, count: usize) -
                 (briefs.join(format!("brief-{day}.md")), text, 3)
             }
             1 | 2 => {
-                let day = days_after(date(2024, 1, 1), n % 365);
+                let day = days_after(first_day, n % 365);
                 let text = commentary_text(&mut synth, n);
                 (
                     commentary.join(format!("commentary-{day}-{n:05}.txt")),
@@ -243,7 +255,7 @@ pub fn write_ingest_corpus(root: &Path, seed: u64, first: usize, count: usize) -
                 )
             }
             _ => {
-                let day = days_after(date(2024, 1, 1), n % 500);
+                let day = days_after(first_day, n % 500);
                 let text = article_text(&mut synth, n, day);
                 (articles.join(format!("article-{n:05}.md")), text, 1)
             }
