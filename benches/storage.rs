@@ -14,7 +14,8 @@
 //! `ECOBRIEF_STORAGE_RUNS` (timed runs per database, default 3; the median is shown),
 //! `ECOBRIEF_STORAGE_SKIP_RSS=1` skips the 100k-file child run, and
 //! `ECOBRIEF_STORAGE_ONLY=rates` runs the timed ingests alone and `ECOBRIEF_STORAGE_BASES=0,1M`
-//! picks the databases they go into (for profiling them).
+//! picks the databases they go into (for profiling them); `ECOBRIEF_STORAGE_ONLY=size` runs
+//! the size figures alone.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -48,7 +49,7 @@ const BUILD_DOCUMENTS_PER_WRITE: usize = 250;
 const SMALL_DB_ITEMS: usize = 100_000;
 const LARGE_DB_ITEMS: usize = 1_000_000;
 /// Files of the corpus whose SQLite size is compared with its source bytes.
-const SIZE_CORPUS_FILES: usize = 10_000;
+const SIZE_CORPUS_FILES: [usize; 2] = [2_000, 10_000];
 const RSS_FILES: usize = 100_000;
 const QUERY_CALLS: usize = 300;
 
@@ -72,9 +73,16 @@ fn main() {
     println!("| figure | value |");
     println!("|---|---|");
 
-    let rates_only = std::env::var("ECOBRIEF_STORAGE_ONLY").is_ok_and(|v| v == "rates");
+    let only = std::env::var("ECOBRIEF_STORAGE_ONLY").unwrap_or_default();
+    let rates_only = only == "rates";
     if !rates_only {
-        size_per_item(&dir);
+        // Issue 11 measured 2,000 of these files; the pipeline benchmark ingests 10,000.
+        for files in SIZE_CORPUS_FILES {
+            size_per_item(&dir, files);
+        }
+        if only == "size" {
+            return;
+        }
     }
 
     let small = cached_db(&dir, &key, SMALL_DB_ITEMS, None);
@@ -105,8 +113,7 @@ fn main() {
     let bases =
         std::env::var("ECOBRIEF_STORAGE_BASES").unwrap_or_else(|_| "0,100k,1M,1M-backfill".into());
     let bases: Vec<&str> = bases.split(',').map(str::trim).collect();
-    let mut rates = Vec::new();
-    for (name, label, base, folder) in [
+    let configs: Vec<(&str, &str, Option<&PathBuf>, &PathBuf)> = [
         ("0", "an empty database", None, &new_days),
         ("100k", "a 100k-item database", Some(&small), &new_days),
         ("1M", "a 1M-item database", Some(&large), &new_days),
@@ -116,11 +123,22 @@ fn main() {
             Some(&large),
             &backfill,
         ),
-    ] {
-        if !bases.contains(&name) {
-            continue;
+    ]
+    .into_iter()
+    .filter(|(name, ..)| bases.contains(name))
+    .collect();
+    // Round by round, each database once a round: the machine's speed drifts over
+    // minutes, and the runs of one database in a row would take that drift as its own.
+    let mut seen: Vec<Vec<Run>> = vec![Vec::new(); configs.len()];
+    for round in 0..runs {
+        for (config, (name, _, base, folder)) in configs.iter().enumerate() {
+            progress(&format!("round {} of {runs}: {name}", round + 1));
+            seen[config].push(ingest_run(&dir, *base, folder, written.files));
         }
-        let rate = ingest_rate(&dir, base, folder, written.files, runs);
+    }
+    let mut rates = Vec::new();
+    for ((name, label, ..), runs_seen) in configs.iter().zip(seen) {
+        let rate = summarize(runs_seen, written.files);
         figure(
             &format!(
                 "ingest {} fresh documents ({} items) into {label}",
@@ -144,7 +162,7 @@ fn main() {
                 rate.checkpoints.in_commit
             ),
         );
-        rates.push((name, rate.documents_per_s, rate.settled_per_s));
+        rates.push((*name, rate.documents_per_s, rate.settled_per_s));
     }
     let rate_of = |name: &str| {
         rates
@@ -284,9 +302,9 @@ fn topics() -> TopicCatalog {
 
 /// The pipeline benchmark's mix of files ingested into an empty database: SQLite bytes
 /// per item and per source byte, and what each table and index takes.
-fn size_per_item(dir: &Path) {
+fn size_per_item(dir: &Path, count: usize) {
     let files = tempfile::tempdir_in(dir).expect("temp dir for the corpus");
-    let corpus = write_ingest_corpus(files.path(), 2, 0, SIZE_CORPUS_FILES);
+    let corpus = write_ingest_corpus(files.path(), 2, 0, count);
     let db_dir = tempfile::tempdir_in(dir).expect("temp dir for the database");
     let db = db_dir.path().join("size.db");
     let core = Core::open(bench_settings(db.clone())).expect("core opens");
@@ -312,6 +330,9 @@ fn size_per_item(dir: &Path) {
         ),
     );
     let conn = rusqlite::Connection::open(&db).expect("open for dbstat");
+    if std::env::var_os("ECOBRIEF_STORAGE_KEEP").is_some() {
+        let _ = std::fs::copy(&db, dir.join(format!("size-{count}.db")));
+    }
     let parts: rusqlite::Result<Vec<(String, i64)>> = conn
         .prepare(
             "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY SUM(pgsize) DESC LIMIT 12",
@@ -474,58 +495,69 @@ impl WalWatch {
     }
 }
 
-/// Ingests the batch folder `runs` times, each into a fresh copy of `base` (or an empty
-/// database), timing `ingest_paths_each` alone.
-fn ingest_rate(
-    dir: &Path,
-    base: Option<&PathBuf>,
-    batch: &Path,
-    files: usize,
-    runs: usize,
-) -> Rate {
-    let mut runs_seen = Vec::new();
-    let mut wal_max = 0;
-    for run in 0..runs {
-        let db_dir = tempfile::tempdir_in(dir).expect("temp dir for the database");
-        let db = db_dir.path().join("ingest.db");
-        if let Some(base) = base {
-            progress(&format!("run {}: copying {}", run + 1, base.display()));
-            std::fs::copy(base, &db).expect("copy the cached database");
-            // On disk before the clock starts: else the first checkpoint's fsync writes
-            // the whole copy, and the figure measures the copy.
-            std::fs::File::open(&db)
-                .and_then(|f| f.sync_all())
-                .expect("sync the copy");
-        }
-        let core = Core::open(bench_settings(db.clone())).expect("core opens");
-        let watch = WalWatch::start(&db);
-        let started = Instant::now();
-        let tally = core
-            .ingest_paths_each(&[batch.to_path_buf()], None, |_| {})
-            .expect("ingest runs");
-        let elapsed = started.elapsed().as_secs_f64();
-        let checkpoints = core.db.checkpoint_counts();
-        // What the checkpoint thread has left, done now: the WAL back in the database.
-        core.db.checkpoint_now().expect("final checkpoint");
-        let settled = started.elapsed().as_secs_f64();
-        wal_max = wal_max.max(watch.finish());
-        assert_eq!(tally.files, files);
-        assert_eq!(tally.failed, 0);
-        assert_eq!(tally.new_items, tally.items, "every document is fresh");
-        progress(&format!(
-            "run {}: {files} files in {elapsed:.2} s, {settled:.2} s with the checkpoint",
-            run + 1
-        ));
-        runs_seen.push((elapsed, settled, checkpoints));
+/// One timed ingest.
+#[derive(Clone, Copy)]
+struct Run {
+    seconds: f64,
+    /// Until the WAL was checkpointed as well.
+    settled: f64,
+    wal_max: u64,
+    checkpoints: ecobrief::store::CheckpointCounts,
+}
+
+/// Ingests the batch folder into a fresh copy of `base` (or an empty database), timing
+/// `ingest_paths_each` alone, then with the final checkpoint.
+fn ingest_run(dir: &Path, base: Option<&PathBuf>, batch: &Path, files: usize) -> Run {
+    let db_dir = tempfile::tempdir_in(dir).expect("temp dir for the database");
+    let db = db_dir.path().join("ingest.db");
+    if let Some(base) = base {
+        progress(&format!("copying {}", base.display()));
+        std::fs::copy(base, &db).expect("copy the cached database");
+        // On disk before the clock starts: else the first checkpoint's fsync writes
+        // the whole copy, and the figure measures the copy.
+        std::fs::File::open(&db)
+            .and_then(|f| f.sync_all())
+            .expect("sync the copy");
     }
-    runs_seen.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (median_run, _, checkpoints) = runs_seen[runs_seen.len() / 2];
-    Rate {
-        documents_per_s: files as f64 / median_run,
-        settled_per_s: files as f64 / median(runs_seen.iter().map(|r| r.1).collect()),
-        runs: runs_seen.iter().map(|r| r.0).collect(),
+    let core = Core::open(bench_settings(db.clone())).expect("core opens");
+    let watch = WalWatch::start(&db);
+    let started = Instant::now();
+    let tally = core
+        .ingest_paths_each(&[batch.to_path_buf()], None, |_| {})
+        .expect("ingest runs");
+    let seconds = started.elapsed().as_secs_f64();
+    let checkpoints = core.db.checkpoint_counts();
+    // What the checkpoint thread has left, done now: the WAL back in the database.
+    core.db.checkpoint_now().expect("final checkpoint");
+    let settled = started.elapsed().as_secs_f64();
+    let wal_max = watch.finish();
+    assert_eq!(tally.files, files);
+    assert_eq!(tally.failed, 0);
+    assert_eq!(tally.new_items, tally.items, "every document is fresh");
+    progress(&format!(
+        "{files} files in {seconds:.2} s, {settled:.2} s with the checkpoint"
+    ));
+    Run {
+        seconds,
+        settled,
         wal_max,
         checkpoints,
+    }
+}
+
+/// Median rates of some runs; the checkpoint counts are the median run's.
+fn summarize(mut runs: Vec<Run>, files: usize) -> Rate {
+    let seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+    let settled = median(runs.iter().map(|r| r.settled).collect());
+    let wal_max = runs.iter().map(|r| r.wal_max).max().unwrap_or(0);
+    runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let middle = runs[runs.len() / 2];
+    Rate {
+        documents_per_s: files as f64 / middle.seconds,
+        settled_per_s: files as f64 / settled,
+        runs: seconds,
+        wal_max,
+        checkpoints: middle.checkpoints,
     }
 }
 
