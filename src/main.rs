@@ -396,6 +396,8 @@ fn db_command(core: &Core, command: DbCommand) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("{e}; stop the bot before `ecobrief db vacuum`"))?;
             let before = std::fs::metadata(&database).map_or(0, |m| m.len());
             core.db.with(|store| store.vacuum())?;
+            // The rewrite went through the WAL, as big as the file: put back and cut now.
+            core.db.checkpoint_now()?;
             let after = std::fs::metadata(&database).map_or(0, |m| m.len());
             say!("vacuumed {}: {before} → {after} bytes", database.display());
             Ok(ExitCode::SUCCESS)
