@@ -509,8 +509,13 @@ impl Core {
                 }
                 plans.push((path, plan));
             }
-            // Files can be read again: see `Store::rereadable_batch`.
-            let mut batch = conn.rereadable_batch()?;
+            // A folder source's files are read again at its next poll (see
+            // `Store::rereadable_batch`); files named once (`ecobrief ingest`) are not, so
+            // their commits wait for the disk.
+            let mut batch = match source {
+                Some(_) => conn.rereadable_batch()?,
+                None => conn.batch()?,
+            };
             let mut done = Vec::with_capacity(plans.len());
             for (path, plan) in plans {
                 let result = match plan {

@@ -248,7 +248,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let core = Core::open(settings)?;
-    match cli.command {
+    let outcome = run_command(&core, cli.command);
+    core.db.close();
+    outcome
+}
+
+/// The commands that work on the database alone.
+fn run_command(core: &Core, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Ingest { paths, date } => {
             // Each file's line as its batch is written; nothing kept but the counts.
             let tally = core.ingest_paths_each(&paths, date, |file| {
@@ -329,7 +336,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Db(command) => db_command(&core, command),
+        Command::Db(command) => db_command(core, command),
         Command::Run | Command::Publish { .. } | Command::CheckConfig => {
             unreachable!("handled above")
         }
@@ -416,7 +423,9 @@ fn start_failed(e: &StartError) -> ExitCode {
 
 /// `ecobrief run`: serves until SIGINT or SIGTERM.
 fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(async move {
+    let mut db = None;
+    let slot = &mut db;
+    let code = runtime()?.block_on(async move {
         let (stop_tx, stop) = watch::channel(false);
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -429,23 +438,32 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             Ok(application) => application,
             Err(e) => return Ok(start_failed(&e)),
         };
+        *slot = Some(application.core().db.clone());
         match application.run_until_stopped().await {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => Ok(start_failed(&e)),
         }
-    })
+    });
+    // Outside the runtime, which may block.
+    if let Some(db) = db {
+        db.close();
+    }
+    code
 }
 
 /// `ecobrief publish`: reads the sources, then posts one day now through the same path
 /// as the schedule.
 fn publish(settings: Settings, date: NaiveDate, force: bool) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(async move {
+    let mut db = None;
+    let slot = &mut db;
+    let code = runtime()?.block_on(async move {
         let (_stop_tx, stop) = watch::channel(false);
         let options = StartOptions::new(Purpose::PublishOnce, ecobrief::telegram::token_from_env());
         let application = match Application::build(settings, options, stop).await {
             Ok(application) => application,
             Err(e) => return Ok(start_failed(&e)),
         };
+        *slot = Some(application.core().db.clone());
         match application.publish_once(date, force).await {
             Ok(PublishOutcome::Posted { report, with_brief }) => {
                 if !with_brief {
@@ -470,7 +488,11 @@ fn publish(settings: Settings, date: NaiveDate, force: bool) -> anyhow::Result<E
             }
             Err(e) => Err(e.into()),
         }
-    })
+    });
+    if let Some(db) = db {
+        db.close();
+    }
+    code
 }
 
 async fn wait_for_signal() {

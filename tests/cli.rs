@@ -90,6 +90,10 @@ fn ingest_reports_each_file_and_fails_if_any_failed() {
         "{text}"
     );
     assert!(text.contains("1 failed"), "{text}");
+    // The command stops its checkpoint thread before it exits, so the last connection
+    // folds the WAL back into the file and removes it: what it stored is on disk.
+    let wal = dir.path().join("i.db-wal");
+    assert!(!wal.exists(), "the ingest left its WAL behind");
 
     let topic = ecobrief(&db, &["topic", "GOLD", "--format", "json"]);
     assert!(topic.status.success(), "{}", stderr(&topic));

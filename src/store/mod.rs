@@ -191,6 +191,15 @@ impl Db {
         self.inner.checkpointer.exclusive(|| conn.checkpoint_wal())
     }
 
+    /// For the end of a command-line run or of the bot: stops the checkpoint thread and
+    /// waits for it (blocking). SQLite folds the WAL back into the file and removes it
+    /// when the last connection closes, which the thread's would otherwise be, after the
+    /// process has gone. Later commits checkpoint only at the limit, in their own
+    /// connection.
+    pub fn close(&self) {
+        self.inner.checkpointer.stop_and_wait();
+    }
+
     /// How many WAL checkpoints ran on the checkpoint thread and in commits.
     pub fn checkpoint_counts(&self) -> CheckpointCounts {
         self.inner.checkpointer.counts()
@@ -489,8 +498,8 @@ impl Store {
         })
     }
 
-    /// A batch of what can be read again from where it came from (files of a folder,
-    /// feed and URL fetches), committed without waiting for the disk: `synchronous =
+    /// A batch of what can be read again from where it came from (the files of a folder
+    /// source, a feed's fetch), committed without waiting for the disk: `synchronous =
     /// NORMAL`, so a power cut (not a crash of ecobrief) may undo its last commits, and
     /// the next poll reads them again (a folder's file stamps are in the same
     /// transactions). The WAL is still synced before every checkpoint, and any later
@@ -499,13 +508,14 @@ impl Store {
     /// document changes, and as a temporary file it was 180,000 writes per 5,000 files.
     /// The connection's settings come back when the batch ends.
     pub fn rereadable_batch(&mut self) -> Result<Batch<'_>> {
-        self.conn
-            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;")?;
+        // Flagged first: if the second setting fails, the first is put back all the same.
         self.relaxed.set(true);
         let relaxed = RelaxedSettings {
             conn: &self.conn,
             flag: &self.relaxed,
         };
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;")?;
         // On an error here `relaxed` is dropped first, which puts the settings back.
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         Ok(Batch {
