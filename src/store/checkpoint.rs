@@ -17,7 +17,7 @@
 //! SQLite would, so a disk slower than the writer slows the writer instead of growing the
 //! WAL. With 8 KiB pages the defaults are a checkpoint from 8 MiB and back-pressure from
 //! 32 MiB; one transaction of an ingest (at most `app::ITEMS_PER_WRITE` items) adds at
-//! most about 16 MiB to that (measured at 1M items: 38 MB at most).
+//! most about 16 MiB to that (measured at 1M items: 39 MB at most).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
