@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +22,6 @@ use ecobrief::app::Core;
 use ecobrief::config::{FetchConfig, SourceConfig};
 use ecobrief::model::Item;
 use ecobrief::notify::{Notices, Notifier};
-use ecobrief::settings::Settings;
 use ecobrief::sources::feed::{FeedDocuments, parse_served_feed};
 use ecobrief::sources::{Outcome, SourceReport, SourcesReport, poll_all, poll_and_notify};
 
@@ -193,6 +192,21 @@ fn feed(base: &str, path: &str, name: &str, fetch: FetchConfig) -> SourceConfig 
 /// A core with only `sources` (its folder holds the database).
 fn app_with(sources: Vec<SourceConfig>) -> TestCore {
     common::spawn_core_with(|c| c.sources = sources)
+}
+
+/// A core whose only source is the folder `inbox` (named so) beside its database, made
+/// empty; a test fills it before the first poll.
+fn inbox_core() -> (TestCore, PathBuf) {
+    let mut inbox = PathBuf::new();
+    let t = common::spawn_core_with(|c| {
+        inbox = c.database.with_file_name("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        c.sources = vec![SourceConfig::Dir {
+            path: inbox.clone(),
+            name: Some("inbox".to_string()),
+        }];
+    });
+    (t, inbox)
 }
 
 /// Polls every source (all of them when `force`), with no deadline.
@@ -612,21 +626,10 @@ fn line_for<'r>(report: &'r SourceReport, file: &str) -> &'r str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_source_skips_unchanged_files_and_rereads_changed_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
+    let (t, inbox) = inbox_core();
     let write = |name: &str, text: &str| std::fs::write(inbox.join(name), text).unwrap();
     write("a-2026-05-22.txt", "第一条评论：出口增速放缓。正文内容。\n");
     write("b-2026-05-22.txt", "第二条评论：消费温和复苏。正文内容。\n");
-    let mut config = common::test_config(dir.path());
-    config.sources = vec![SourceConfig::Dir {
-        path: inbox.clone(),
-        name: Some("inbox".to_string()),
-    }];
-    let t = TestCore {
-        dir,
-        app: Core::open(Settings::from_config(config).unwrap()).unwrap(),
-    };
 
     let first = poll(&t.app, false).await;
     let s = source(&first, "inbox");
@@ -1222,9 +1225,7 @@ async fn fetches_over_all_hosts_are_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_folder_poll_keeps_its_counts_every_problem_up_to_a_bound_and_few_ok_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
+    let (t, inbox) = inbox_core();
     for i in 0..260 {
         std::fs::write(
             inbox.join(format!("c{i:03}-2026-05-23.txt")),
@@ -1240,15 +1241,6 @@ async fn a_large_folder_poll_keeps_its_counts_every_problem_up_to_a_bound_and_fe
         )
         .unwrap();
     }
-    let mut config = common::test_config(dir.path());
-    config.sources = vec![SourceConfig::Dir {
-        path: inbox.clone(),
-        name: Some("inbox".to_string()),
-    }];
-    let t = TestCore {
-        dir,
-        app: Core::open(Settings::from_config(config).unwrap()).unwrap(),
-    };
     let report = poll(&t.app, false).await;
     let s = source(&report, "inbox");
     assert_eq!(
