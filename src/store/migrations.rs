@@ -291,4 +291,7 @@ CREATE TABLE pin_notices (
     // summaries that repeat their body kept as a pointer into it, and item counts per
     // topic and per target kept by triggers (issue 11; see v10.rs).
     Migration::Rust(super::v10::integer_ids),
+    // 11: items found by day and key, not by a unique index over random keys; the small
+    // text-keyed tables without a second b-tree each (issue 11; see v11.rs).
+    Migration::Rust(super::v11::day_key_index),
 ];

@@ -11,6 +11,7 @@ mod packed;
 pub mod retention;
 pub mod sources;
 mod v10;
+mod v11;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,15 @@ const PAGE_CACHE_KIB: i64 = 24 * 1024;
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 2048;
 /// What a WAL larger than this is cut back to when it is reused.
 const JOURNAL_SIZE_LIMIT_BYTES: i64 = 32 << 20;
+/// Days either side of an item's day within which a stored item with the same key is the
+/// same item (it moves to the document saving it), one index seek per day
+/// (`items_by_day_key`, see v11.rs). This loses no match: a key made from a title or a
+/// text hashes its day, and a link's item is its own document, keyed by the link, which
+/// the document upsert replaces whatever the day. The days left either side allow for a
+/// key that is made otherwise one day; one that matched further away would be kept as a
+/// second item.
+pub const SAME_ITEM_DAYS: i64 = 3;
+
 /// How long a write waits for another writer before it fails with "database is locked".
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -296,6 +306,20 @@ fn enum_str<T: serde::Serialize>(value: &T) -> Option<String> {
 
 /// The instant an item sorts by: its time, else the start of its day (UTC), so that
 /// undated items of a day sort after the timed news of the day before.
+/// How many days [`same_item_days`] gives (the save path's look-up binds each).
+const SAME_ITEM_WINDOW: usize = 7;
+const _: () = assert!(SAME_ITEM_WINDOW as i64 == 2 * SAME_ITEM_DAYS + 1);
+
+/// The days a key is looked up on: the item's day and [`SAME_ITEM_DAYS`] either side, as
+/// `brief_date` is stored (a day past the calendar's end is the item's own day again).
+fn same_item_days(day: NaiveDate) -> [String; SAME_ITEM_WINDOW] {
+    std::array::from_fn(|i| {
+        day.checked_add_signed(chrono::TimeDelta::days(i as i64 - SAME_ITEM_DAYS))
+            .unwrap_or(day)
+            .to_string()
+    })
+}
+
 fn sort_at(item: &Item) -> i64 {
     item.published_at.map_or_else(
         || {
@@ -972,14 +996,20 @@ impl Batch<'_> {
             let item_key = StoredKey(&item.key);
             // An item may have moved here from another document (same URL or title). That
             // document keeps the item's title if it was its own (see `title` above).
-            let taken_from: Option<(i64, String)> = sp
+            let days = same_item_days(item.brief_date);
+            let taken_from: Vec<(i64, String)> = sp
                 .prepare_cached(
-                    "DELETE FROM items WHERE key = ?1
+                    "DELETE FROM items WHERE key = ?1 AND brief_date IN (?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      RETURNING doc_id, (SELECT source_path FROM documents WHERE documents.id = items.doc_id)",
                 )?
-                .query_row([&item_key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((from_doc, path)) = taken_from {
+                .query_map(
+                    params![
+                        item_key, days[0], days[1], days[2], days[3], days[4], days[5], days[6]
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            for (from_doc, path) in taken_from {
                 sp.prepare_cached(
                     "UPDATE documents SET title = ?2 WHERE id = ?1 AND title IS NULL",
                 )?
