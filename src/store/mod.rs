@@ -306,6 +306,14 @@ fn enum_str<T: serde::Serialize>(value: &T) -> Option<String> {
 
 /// The instant an item sorts by: its time, else the start of its day (UTC), so that
 /// undated items of a day sort after the timed news of the day before.
+/// Removes the stored item with key `?1` on one of the days `?2`..`?8` (see
+/// [`same_item_days`]), naming the document it was in. The prefix condition is what
+/// `items_by_day_key` holds, so each day is one index seek.
+const TAKE_ITEM: &str = "DELETE FROM items
+     WHERE brief_date IN (?2, ?3, ?4, ?5, ?6, ?7, ?8)
+       AND substr(key, 1, 8) = substr(?1, 1, 8) AND key = ?1
+     RETURNING doc_id, (SELECT source_path FROM documents WHERE documents.id = items.doc_id)";
+
 /// How many days [`same_item_days`] gives (the save path's look-up binds each).
 const SAME_ITEM_WINDOW: usize = 7;
 const _: () = assert!(SAME_ITEM_WINDOW as i64 == 2 * SAME_ITEM_DAYS + 1);
@@ -998,10 +1006,7 @@ impl Batch<'_> {
             // document keeps the item's title if it was its own (see `title` above).
             let days = same_item_days(item.brief_date);
             let taken_from: Vec<(i64, String)> = sp
-                .prepare_cached(
-                    "DELETE FROM items WHERE key = ?1 AND brief_date IN (?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     RETURNING doc_id, (SELECT source_path FROM documents WHERE documents.id = items.doc_id)",
-                )?
+                .prepare_cached(TAKE_ITEM)?
                 .query_map(
                     params![
                         item_key, days[0], days[1], days[2], days[3], days[4], days[5], days[6]

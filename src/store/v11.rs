@@ -69,8 +69,9 @@ PRAGMA legacy_alter_table = ON;
 ALTER TABLE items_v11 RENAME TO items;
 PRAGMA legacy_alter_table = OFF;
 -- Items by day (a day's brief, pruning) and, within a day, by key (the save path's
--- look-up of an item that moves between documents).
-CREATE INDEX items_by_day_key ON items (brief_date, key);
+-- look-up of an item that moves between documents). 8 bytes of a key pick it among a
+-- day's items (the look-up compares the whole key too), at a third of the index's size.
+CREATE INDEX items_by_day_key ON items (brief_date, substr(key, 1, 8));
 CREATE INDEX items_by_doc ON items (doc_id);
 "#;
 
@@ -328,13 +329,13 @@ mod tests {
         // The save path's look-up seeks the new index on both columns.
         let plan: String = conn
             .query_row(
-                "EXPLAIN QUERY PLAN SELECT id FROM items WHERE key = ?1 AND brief_date IN (?2, ?3)",
-                ["x", "2026-04-01", "2026-04-02"],
+                &format!("EXPLAIN QUERY PLAN {}", super::super::TAKE_ITEM),
+                ["x", "1", "2", "3", "4", "5", "6", "7"],
                 |r| r.get(3),
             )
             .unwrap();
         assert!(
-            plan.contains("items_by_day_key (brief_date=? AND key=?)"),
+            plan.contains("items_by_day_key (brief_date=? AND <expr>=?)"),
             "{plan}"
         );
         // The keyed tables kept their rows and have no second b-tree any more.
