@@ -5,7 +5,7 @@
 
 use rusqlite::Transaction;
 
-use super::Result;
+use super::{Result, StoreError};
 
 pub enum Migration {
     Sql(&'static str),
@@ -295,3 +295,20 @@ CREATE TABLE pin_notices (
     // text-keyed tables without a second b-tree each (issue 11; see v11.rs).
     Migration::Rust(super::v11::day_key_index),
 ];
+
+/// Logs a progress line for a chunk of a large table copied by a migration.
+pub(super) fn progress(table: &str, done: i64, total: i64, chunk: i64) {
+    if total > chunk {
+        tracing::info!("migrating {table}: {done} / {total}");
+    }
+}
+
+/// A copy that ends with fewer rows than its table had is an error, not a loss.
+pub(super) fn copied_all(migration: i64, table: &str, done: i64, total: i64) -> Result<()> {
+    if done != total {
+        return Err(StoreError::Corrupt(format!(
+            "migration {migration} copied {done} of {total} {table}"
+        )));
+    }
+    Ok(())
+}

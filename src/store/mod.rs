@@ -91,9 +91,9 @@ const JOURNAL_SIZE_LIMIT_BYTES: i64 = 32 << 20;
 /// same item (it moves to the document saving it), one index seek per day
 /// (`items_by_day_key`, see v11.rs). This loses no match: a key made from a title or a
 /// text hashes its day, and a link's item is its own document, keyed by the link, which
-/// the document upsert replaces whatever the day. The days left either side allow for a
-/// key that is made otherwise one day; one that matched further away would be kept as a
-/// second item.
+/// the document upsert replaces whatever the day. The days either side are slack for a
+/// key made some other way; a key that matched further away would be kept as a second
+/// item, never lost.
 pub const SAME_ITEM_DAYS: i64 = 3;
 
 /// How long a write waits for another writer before it fails with "database is locked".
@@ -304,8 +304,6 @@ fn enum_str<T: serde::Serialize>(value: &T) -> Option<String> {
     }
 }
 
-/// The instant an item sorts by: its time, else the start of its day (UTC), so that
-/// undated items of a day sort after the timed news of the day before.
 /// Removes the stored item with key `?1` on one of the days `?2`..`?8` (see
 /// [`same_item_days`]), naming the document it was in. The prefix condition is what
 /// `items_by_day_key` holds, so each day is one index seek.
@@ -328,6 +326,8 @@ fn same_item_days(day: NaiveDate) -> [String; SAME_ITEM_WINDOW] {
     })
 }
 
+/// The instant an item sorts by: its time, else the start of its day (UTC), so that
+/// undated items of a day sort after the timed news of the day before.
 fn sort_at(item: &Item) -> i64 {
     item.published_at.map_or_else(
         || {

@@ -10,6 +10,7 @@
 use rusqlite::{Transaction, params};
 
 use super::keys::{StoredKey, path_hash, sql_stored_key, summary_in_body};
+use super::migrations::{copied_all, progress};
 use super::{Result, StoreError};
 
 /// Rows copied per statement; a progress line is logged after each chunk.
@@ -181,13 +182,6 @@ BEGIN
 END;
 "#;
 
-/// Logs a progress line for a chunk of a large table.
-fn progress(table: &str, done: i64, total: i64, chunk: i64) {
-    if total > chunk {
-        tracing::info!("migrating {table}: {done} / {total}");
-    }
-}
-
 /// Runs migration 10 inside `tx` (foreign keys are off while it runs; the caller checks
 /// them before committing).
 pub(super) fn integer_ids(tx: &Transaction<'_>) -> Result<()> {
@@ -241,17 +235,7 @@ fn copy_documents(tx: &Transaction<'_>, chunk: i64) -> Result<()> {
             break;
         }
     }
-    copied_all("documents", done, total)
-}
-
-/// A copy that ends with fewer rows than its table had is an error, not a loss.
-fn copied_all(table: &str, done: i64, total: i64) -> Result<()> {
-    if done != total {
-        return Err(StoreError::Corrupt(format!(
-            "migration 10 copied {done} of {total} {table}"
-        )));
-    }
-    Ok(())
+    copied_all(10, "documents", done, total)
 }
 
 /// Items keep their rowid as their id; their impacts and links follow per chunk.
@@ -344,7 +328,7 @@ fn copy_items(tx: &Transaction<'_>, chunk: i64) -> Result<()> {
             break;
         }
     }
-    copied_all("items", done, total)
+    copied_all(10, "items", done, total)
 }
 
 #[cfg(test)]

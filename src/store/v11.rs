@@ -18,7 +18,8 @@
 
 use rusqlite::{Transaction, params};
 
-use super::{Result, StoreError};
+use super::Result;
+use super::migrations::{copied_all, progress};
 
 /// Rows copied per statement; a progress line is logged after each chunk.
 #[cfg(not(test))]
@@ -175,19 +176,12 @@ fn copy_items(tx: &Transaction<'_>, chunk: i64) -> Result<()> {
         let Some(end) = end else { break };
         done += copy.execute(params![after, end])? as i64;
         after = end;
-        if total > chunk {
-            tracing::info!("migrating items: {done} / {total}");
-        }
+        progress("items", done, total, chunk);
         if rows < chunk {
             break;
         }
     }
-    if done != total {
-        return Err(StoreError::Corrupt(format!(
-            "migration 11 copied {done} of {total} items"
-        )));
-    }
-    Ok(())
+    copied_all(11, "items", done, total)
 }
 
 #[cfg(test)]
