@@ -108,6 +108,8 @@ fn sha256_hex(parts: &[&str]) -> String {
 }
 
 /// The stable key of an item: SHA-256 of its source URL, else of its normalised title and day.
+/// A key either hashes the item's day or is a link's (whose document is keyed by it): the
+/// store looks a moved item up near its day only (`store::SAME_ITEM_DAYS`).
 pub fn item_key(source_url: Option<&str>, title: &str, day: NaiveDate) -> String {
     match source_url {
         Some(url) if !url.trim().is_empty() => sha256_hex(&[url.trim()]),
@@ -420,6 +422,8 @@ fn parse_article(
     };
     Ok(ParsedDocument {
         meta: DocumentMeta {
+            // Made from the item's key, as feeds and pushes make it: a link's item is in
+            // this one document whatever its day (`store::SAME_ITEM_DAYS` relies on it).
             key: sha256_hex(&["article", &key]),
             kind: ItemKind::Article,
             brief_date: ctx.day,

@@ -105,7 +105,8 @@ impl JsonItem {
             meta: DocumentMeta {
                 // The identity an article file with this item gets (SHA-256 of "article",
                 // 0x1f, the item key), so pushing the same article again, as JSON or as
-                // markdown, replaces it instead of adding a second copy.
+                // markdown, replaces it instead of adding a second copy
+                // (`store::SAME_ITEM_DAYS` relies on it).
                 key: content_hash(&format!("article\u{1f}{key}")),
                 kind: ItemKind::Article,
                 brief_date: date.day,

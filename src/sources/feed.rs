@@ -380,7 +380,8 @@ fn entry_document(
     };
     Some(ParsedDocument {
         meta: DocumentMeta {
-            // The key a markdown article with the same link gets, so the two are one.
+            // The key a markdown article with the same link gets, so the two are one
+            // (`store::SAME_ITEM_DAYS` relies on it).
             key: content_hash(&format!("article\u{1f}{key}")),
             kind: ItemKind::Article,
             brief_date: day,

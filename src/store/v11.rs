@@ -18,8 +18,8 @@
 
 use rusqlite::{Transaction, params};
 
-use super::Result;
 use super::migrations::{copied_all, progress};
+use super::{Result, StoreError};
 
 /// Rows copied per statement; a progress line is logged after each chunk.
 #[cfg(not(test))]
@@ -150,7 +150,30 @@ pub(super) fn day_key_index(tx: &Transaction<'_>) -> Result<()> {
     day_key_index_in_chunks(tx, CHUNK)
 }
 
+/// The text keys of the tables made `WITHOUT ROWID`, which refuse a NULL key. A rowid
+/// table's `TEXT PRIMARY KEY` let one in (ecobrief never wrote one; a hand edit could).
+const TEXT_KEYS: [(&str, &str); 4] = [
+    ("meta", "key"),
+    ("chat_migrations", "chat"),
+    ("source_state", "source"),
+    ("pin_notices", "chat"),
+];
+
 fn day_key_index_in_chunks(tx: &Transaction<'_>, chunk: i64) -> Result<()> {
+    for (table, column) in TEXT_KEYS {
+        let missing: i64 = tx.query_row(
+            &format!("SELECT COUNT(*) FROM {table} WHERE {column} IS NULL"),
+            [],
+            |r| r.get(0),
+        )?;
+        if missing > 0 {
+            return Err(StoreError::Corrupt(format!(
+                "migration 11: {missing} row(s) of table {table} have no {column}, which \
+                 schema 11 cannot keep; remove them (`DELETE FROM {table} WHERE {column} IS \
+                 NULL` in sqlite3) and start ecobrief again"
+            )));
+        }
+    }
     tx.execute_batch(ITEMS)?;
     copy_items(tx, chunk)?;
     tx.execute_batch(ITEMS_FINISH)?;
@@ -195,10 +218,10 @@ mod tests {
 
     const TOPICS: &str = "[[topic]]\nid = \"stocks\"\nname = \"股市\"\nkeywords = [\"股市\"]";
 
-    /// The one article of these tests, about one link, dated `date`, from file `path`. Its
-    /// document key is set to `doc`: ecobrief gives every document of a link the same key,
-    /// so only documents keyed by hand reach the day window of the item look-up.
-    fn article(path: &str, date: &str, doc: &str) -> ParsedDocument {
+    /// The one article of these tests, about one link, dated `date`, from file `path`. With
+    /// `doc`, its document key is set to that: ecobrief gives every document of a link the
+    /// same key, so only documents keyed by hand reach the day window of the item look-up.
+    fn keyed_article(path: &str, date: &str, doc: Option<&str>) -> ParsedDocument {
         let settings = crate::settings::Settings::from_config(crate::config::Config::default())
             .expect("default settings");
         let options = crate::ingest::IngestOptions::from_settings(&settings, None);
@@ -207,9 +230,15 @@ mod tests {
         );
         let mut parsed = crate::ingest::parse_bytes(path, text.as_bytes(), None, &options)
             .expect("the article parses");
-        parsed.meta.key = crate::ingest::content_hash(doc);
+        if let Some(doc) = doc {
+            parsed.meta.key = crate::ingest::content_hash(doc);
+        }
         parsed.meta.content_hash = crate::ingest::content_hash(&text);
         parsed
+    }
+
+    fn article(path: &str, date: &str, doc: &str) -> ParsedDocument {
+        keyed_article(path, date, Some(doc))
     }
 
     fn count(conn: &Connection, sql: &str) -> i64 {
@@ -271,7 +300,15 @@ mod tests {
                      INSERT INTO pin_notices (chat, error, told_at) VALUES ('@g', 'no rights', 6);",
                 )
                 .unwrap();
-            // Positive control for the index check below: schema 10 has the unique index.
+            // Positive controls for the checks below: schema 10 has the unique index, and
+            // its `meta` is a rowid table.
+            assert_eq!(
+                count(
+                    &v10.conn,
+                    "SELECT wr FROM pragma_table_list WHERE name = 'meta'"
+                ),
+                0
+            );
             assert_eq!(
                 count(
                     &v10.conn,
@@ -358,6 +395,7 @@ mod tests {
             store.meta_value("topics_fingerprint").unwrap().as_deref(),
             Some("f")
         );
+        assert_eq!(count(conn, "PRAGMA legacy_alter_table"), 0, "set back");
         // The triggers on impacts still find the items: a new item is listed and counted.
         let stocks = store.impact_target("股市").unwrap().expect("target").id;
         assert_eq!(store.count_for_impact_target(stocks).unwrap(), 3);
@@ -369,6 +407,39 @@ mod tests {
         store.conn.execute("DELETE FROM documents", []).unwrap();
         assert_eq!(count(&store.conn, "SELECT COUNT(*) FROM item_targets"), 0);
         assert_eq!(store.count_for_topic("stocks").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_null_text_key_stops_the_migration_with_the_table_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("bot.db");
+        {
+            let v10 = schema_10(&db);
+            v10.conn
+                .execute("INSERT INTO meta (key, value) VALUES (NULL, 'x')", [])
+                .unwrap();
+        }
+        let Err(error) = Store::open(&db) else {
+            panic!("the migration ran over a NULL key")
+        };
+        let text = error.to_string();
+        assert!(text.contains("table meta have no key"), "{text}");
+        assert!(
+            text.contains("DELETE FROM meta WHERE key IS NULL"),
+            "{text}"
+        );
+        // Nothing changed: still schema 10, and the row is there to be seen.
+        let conn = Connection::open(&db).unwrap();
+        assert_eq!(count(&conn, "PRAGMA user_version"), 10);
+        assert_eq!(
+            count(&conn, "SELECT COUNT(*) FROM meta WHERE key IS NULL"),
+            1
+        );
+        // Positive control: without that row it migrates.
+        conn.execute("DELETE FROM meta WHERE key IS NULL", [])
+            .unwrap();
+        drop(conn);
+        assert_eq!(Store::open(&db).unwrap().schema_version().unwrap(), 11);
     }
 
     #[test]
@@ -401,5 +472,51 @@ mod tests {
             .unwrap();
         assert_eq!(store.item_count().unwrap(), 2);
         assert_eq!(key_count(&store), 2);
+        // Within three days of both (04-04 and 04-08): both move, and both files are named.
+        let outcome = store
+            .save_document(&article("middle.md", "2026-04-06", "middle"), &topics)
+            .unwrap();
+        assert_eq!(store.item_count().unwrap(), 1);
+        assert!(
+            matches!(&outcome, SaveOutcome::Saved { replaced, .. }
+                if replaced == &["article.md", "later.md"]),
+            "{outcome:?}"
+        );
+        // The window reaches back as far: three days earlier moves, four days earlier not.
+        store
+            .save_document(&article("early.md", "2026-04-03", "early"), &topics)
+            .unwrap();
+        assert_eq!(store.item_count().unwrap(), 1);
+        store
+            .save_document(&article("earliest.md", "2026-03-30", "earliest"), &topics)
+            .unwrap();
+        assert_eq!(store.item_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_link_saved_again_a_month_later_from_another_file_is_still_one_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("bot.db")).unwrap();
+        let topics = TopicCatalog::from_toml(TOPICS).unwrap();
+        store
+            .save_document(&keyed_article("a.md", "2026-04-01", None), &topics)
+            .unwrap();
+        // As ecobrief keys them, the two files' documents are one: the link's.
+        let outcome = store
+            .save_document(&keyed_article("b.md", "2026-05-01", None), &topics)
+            .unwrap();
+        assert!(
+            matches!(&outcome, SaveOutcome::Saved { replaced, .. } if replaced == &["a.md"]),
+            "{outcome:?}"
+        );
+        assert_eq!(store.item_count().unwrap(), 1);
+        assert_eq!(count(&store.conn, "SELECT COUNT(*) FROM documents"), 1);
+        assert_eq!(
+            count(
+                &store.conn,
+                "SELECT COUNT(*) FROM items WHERE brief_date = '2026-05-01'"
+            ),
+            1
+        );
     }
 }
