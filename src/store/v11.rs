@@ -271,6 +271,14 @@ mod tests {
         }
     }
 
+    /// The rows the migration must keep: items and what hangs off them.
+    const ROW_COUNTS: [&str; 4] = [
+        "SELECT COUNT(*) FROM items",
+        "SELECT COUNT(*) FROM impacts",
+        "SELECT COUNT(*) FROM item_topics",
+        "SELECT COUNT(*) FROM item_targets",
+    ];
+
     #[test]
     fn a_v10_database_keeps_every_row_and_loses_the_random_key_index() {
         let dir = tempfile::tempdir().unwrap();
@@ -319,13 +327,7 @@ mod tests {
         }
         let before = {
             let conn = Connection::open(&db).unwrap();
-            [
-                "SELECT COUNT(*) FROM items",
-                "SELECT COUNT(*) FROM impacts",
-                "SELECT COUNT(*) FROM item_topics",
-                "SELECT COUNT(*) FROM item_targets",
-            ]
-            .map(|sql| count(&conn, sql))
+            ROW_COUNTS.map(|sql| count(&conn, sql))
         };
         assert_eq!(before[0], 3);
         assert!(before[1..].iter().all(|&n| n == 3), "{before:?}");
@@ -334,13 +336,7 @@ mod tests {
         assert_eq!(store.schema_version().unwrap(), 11);
         assert!(backup_path(&db, 11).exists(), "backed up first");
         let conn = &store.conn;
-        let after = [
-            "SELECT COUNT(*) FROM items",
-            "SELECT COUNT(*) FROM impacts",
-            "SELECT COUNT(*) FROM item_topics",
-            "SELECT COUNT(*) FROM item_targets",
-        ]
-        .map(|sql| count(conn, sql));
+        let after = ROW_COUNTS.map(|sql| count(conn, sql));
         assert_eq!(after, before);
         assert_eq!(
             count(conn, "SELECT COUNT(*) FROM items WHERE length(key) = 32"),
